@@ -1,0 +1,192 @@
+{{/*
+One PostgreSQL instance, rendered once per value block ("postgresql-rhdemo", "postgresql-keycloak").
+A named template rather than a subchart: a subchart sees only its own values and `global`, and the
+password-sync container in the database pod depends on the top-level passwordSync.mode.
+Usage: include "rhdemo.postgresql" (dict "root" $ "name" "postgresql-rhdemo")
+*/}}
+{{- define "rhdemo.postgresql" -}}
+{{- $root := .root -}}
+{{- $name := .name -}}
+{{- $pg := index $root.Values $name -}}
+{{- $ns := include "rhdemo.namespace" $root -}}
+{{- $secretArgs := dict "root" $root "secret" $pg.database.passwordSecret.name "key" $pg.database.passwordSecret.key "create" $pg.database.passwordSecret.create "given" $pg.database.password -}}
+{{- $robust := eq $root.Values.passwordSync.mode "robust" -}}
+{{- $dataDir := "/var/lib/postgresql/data" -}}
+{{- if $pg.database.passwordSecret.create }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $pg.database.passwordSecret.name }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
+type: Opaque
+data:
+  {{ $pg.database.passwordSecret.key }}: {{ include "rhdemo.secretValue" $secretArgs | b64enc | quote }}
+---
+{{- end }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ $name }}-init
+  namespace: {{ $ns }}
+  labels:
+    {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
+{{- with $pg.initScripts }}
+data:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $pg.database.host }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "rhdemo.selectorLabels" (dict "root" $root "app" $name) | nindent 4 }}
+  ports:
+  - name: postgresql
+    port: {{ $pg.service.port }}
+    targetPort: postgresql
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ $name }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
+spec:
+  serviceName: {{ $pg.database.host }}
+  replicas: 1
+  selector:
+    matchLabels:
+      {{- include "rhdemo.selectorLabels" (dict "root" $root "app" $name) | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 8 }}
+      annotations:
+        checksum/init-scripts: {{ toYaml $pg.initScripts | sha256sum }}
+        {{- if $robust }}
+        # Rolls the database pod when the password changes, also when the Secret was changed with
+        # kubectl (live value); the password-sync container applies it at start.
+        checksum/password: {{ include "rhdemo.secretChecksum" $secretArgs }}
+        {{- end }}
+    spec:
+      {{- with (include "rhdemo.imagePullSecrets" $root) }}
+      {{- . | nindent 6 }}
+      {{- end }}
+      securityContext:
+        {{- toYaml $pg.podSecurityContext | nindent 8 }}
+      containers:
+      - name: postgresql
+        image: {{ include "rhdemo.image" (dict "image" $pg.image "root" $root) }}
+        imagePullPolicy: {{ $pg.image.pullPolicy }}
+        env:
+        - name: POSTGRES_USER
+          value: {{ $pg.database.user | quote }}
+        - name: POSTGRES_DB
+          value: {{ $pg.database.name | quote }}
+        - name: POSTGRES_PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: {{ $pg.database.passwordSecret.name }}
+              key: {{ $pg.database.passwordSecret.key }}
+        - name: PGDATA
+          value: {{ printf "%s/%s" $dataDir $pg.persistence.pgdataSubPath | trimSuffix "/" | quote }}
+        ports:
+        - name: postgresql
+          containerPort: 5432
+        readinessProbe:
+          exec:
+            command: ["/bin/sh", "-c", "exec pg_isready -h 127.0.0.1 -p 5432 -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\""]
+          initialDelaySeconds: 5
+          periodSeconds: 5
+          failureThreshold: 6
+        livenessProbe:
+          exec:
+            command: ["/bin/sh", "-c", "exec pg_isready -h 127.0.0.1 -p 5432 -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\""]
+          initialDelaySeconds: 30
+          periodSeconds: 10
+          failureThreshold: 6
+        securityContext:
+          {{- toYaml $pg.containerSecurityContext | nindent 10 }}
+        resources:
+          {{- toYaml $pg.resources | nindent 10 }}
+        volumeMounts:
+        - name: postgresql-data
+          mountPath: {{ $dataDir }}
+        - name: init-scripts
+          mountPath: /docker-entrypoint-initdb.d
+        - name: run
+          mountPath: /var/run/postgresql
+      {{- if $robust }}
+      # Solution 1 (robust): applies the Secret's password to the role through the local socket
+      # (trust, as in the official image), so no old password is needed.
+      - name: password-sync
+        image: {{ include "rhdemo.image" (dict "image" $pg.image "root" $root) }}
+        imagePullPolicy: {{ $pg.image.pullPolicy }}
+        env:
+        - name: PGHOST
+          value: /var/run/postgresql
+        - name: PGPORT
+          value: "5432"
+        - name: POSTGRES_USER
+          value: {{ $pg.database.user | quote }}
+        - name: SYNC_ROLE
+          value: {{ $pg.database.user | quote }}
+        - name: PASSWORD_FILE
+          value: /run/secrets/database/password
+        - name: CHECK_INTERVAL_SECONDS
+          value: {{ $root.Values.passwordSync.checkIntervalSeconds | quote }}
+        command:
+        - /bin/sh
+        - -c
+        - |
+          {{- $root.Files.Get "files/password-sync-sidecar.sh" | nindent 10 }}
+        securityContext:
+          {{- toYaml $pg.containerSecurityContext | nindent 10 }}
+        resources:
+          {{- toYaml $root.Values.passwordSync.resources | nindent 10 }}
+        volumeMounts:
+        - name: run
+          mountPath: /var/run/postgresql
+        - name: password
+          mountPath: /run/secrets/database
+          readOnly: true
+      {{- end }}
+      volumes:
+      - name: init-scripts
+        configMap:
+          name: {{ $name }}-init
+      - name: run
+        emptyDir: {}
+      {{- if $robust }}
+      - name: password
+        secret:
+          secretName: {{ $pg.database.passwordSecret.name }}
+          defaultMode: 0440
+          items:
+          - key: {{ $pg.database.passwordSecret.key }}
+            path: password
+      {{- end }}
+  volumeClaimTemplates:
+  - metadata:
+      name: postgresql-data
+      labels:
+        {{- include "rhdemo.selectorLabels" (dict "root" $root "app" $name) | nindent 8 }}
+    spec:
+      accessModes:
+        {{- toYaml $pg.persistence.accessModes | nindent 8 }}
+      {{- with $pg.persistence.storageClass }}
+      storageClassName: {{ . }}
+      {{- end }}
+      resources:
+        requests:
+          storage: {{ $pg.persistence.size }}
+{{- end -}}
