@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# cluster.sh up|down|logs: the CI's kind cluster on the registry-free node image.
+# `up` reuses a healthy cluster of the same name; a broken one is recreated.
+source "$(dirname "$0")/common.sh"
+
+CLUSTER_NAME="${RHDEMO_LAB_CLUSTER:-rhdemo-lab}"
+NODE_IMAGE="${RHDEMO_LAB_NODE_IMAGE:-$LOCAL_IMAGE_PREFIX/kind-node:$KUBERNETES_VERSION}"
+KIND="$CACHE_BIN/kind"
+
+healthy() {
+  "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME" &&
+    kubectl --context "kind-$CLUSTER_NAME" get nodes --no-headers 2>/dev/null | grep -q ' Ready '
+}
+
+case "${1:-}" in
+  up)
+    if healthy; then log "cluster $CLUSTER_NAME: healthy, reused"; exit 0; fi
+    "$KIND" delete cluster --name "$CLUSTER_NAME" >/dev/null 2>&1 || true
+    config="$(mktemp /tmp/rhdemo-lab-kind.XXXX.yaml)"
+    cat > "$config" <<YAML
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+  - role: control-plane
+    extraPortMappings:
+      - {containerPort: 30080, hostPort: 8080, listenAddress: "127.0.0.1"}
+      - {containerPort: 30900, hostPort: 9000, listenAddress: "127.0.0.1"}
+YAML
+    "$KIND" create cluster --name "$CLUSTER_NAME" --image "$NODE_IMAGE" --config "$config" --wait 4m
+    rm -f "$config"
+    kubectl --context "kind-$CLUSTER_NAME" wait --for=condition=Ready nodes --all --timeout=120s
+    ;;
+  down)
+    "$KIND" delete cluster --name "$CLUSTER_NAME"
+    ;;
+  logs)
+    dir="/tmp/rhdemo-lab-ci/kind-logs"; rm -rf "$dir"
+    "$KIND" export logs --name "$CLUSTER_NAME" "$dir" >/dev/null 2>&1 || true
+    docker exec "$CLUSTER_NAME-control-plane" journalctl --no-pager -u kubelet -u containerd 2>/dev/null | tail -n 80 || true
+    ;;
+  *) echo "usage: $0 up|down|logs" >&2; exit 2 ;;
+esac
