@@ -1,0 +1,300 @@
+"""helm: version detection (3 vs 4 flag names), upgrade --install, history, rollback, test, values.
+
+"No change -> no new revision": each revision the lab installs carries a release label
+`lab-fingerprint` = hash(chart files + merged user values). `up` compares it with the deployed one.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.errors import LabError
+from lab.runner import SECRET_KEY, CommandError, Runner
+
+FINGERPRINT_LABEL = "lab-fingerprint"
+MASK = "*****"
+
+
+@dataclass(frozen=True)
+class HelmFlags:
+    """Flag spellings that differ between helm 3 and 4."""
+
+    major: int
+    atomic: str
+    wait: tuple[str, ...]
+
+    @classmethod
+    def for_major(cls, major: int) -> HelmFlags:
+        if major == 3:
+            return cls(3, "--atomic", ("--wait",))
+        if major == 4:
+            # Helm 4 renamed --atomic; --wait takes a strategy (watcher = kstatus, the default).
+            return cls(4, "--rollback-on-failure", ("--wait=watcher",))
+        raise LabError(f"helm {major}.x is not supported", "install helm 3 or 4: `bash .ci/lib/install-helm.sh`")
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
+    if not match:
+        raise LabError(f"cannot read the helm version from {text.strip()!r}")
+    major, minor, patch = (int(group) for group in match.groups())
+    return major, minor, patch
+
+
+# --- values -------------------------------------------------------------------------------------
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing for user values: maps merge, everything else replaces; null deletes."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _split_key(key: str) -> list[str]:
+    return [part.replace("\0", ".") for part in key.replace("\\.", "\0").split(".")]
+
+
+def set_pairs_to_values(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """`--set a.b=1` pairs -> a values tree (YAML scalar typing, `\\.` escapes a dot), like helm's --set.
+    The lab writes them into a values file so a password given with --set never reaches helm's argv."""
+    values: dict[str, Any] = {}
+    for key, raw in pairs:
+        parts = _split_key(key)
+        if any(not part or "[" in part for part in parts):
+            raise LabError(f"--set {key}=... : unsupported key", "use dotted map keys (lists: put them in a --values file)")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)):
+            value = raw  # helm treats {…}/[…] in --set as strings
+        node = values
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise LabError(f"--set {key}: {part} is both a value and a map")
+        node[parts[-1]] = value
+    return values
+
+
+def load_values_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LabError(f"cannot read values file {path}: {exc.strerror}", "check the --values path") from None
+    except yaml.YAMLError as exc:
+        raise LabError(f"values file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise LabError(f"values file {path} must contain a YAML map at the top level")
+    return data
+
+
+def mask_values(values: Any) -> Any:
+    """Copy of a values tree with secret-looking leaves masked (for `lab values` and logs)."""
+    if isinstance(values, Mapping):
+        return {key: (MASK if SECRET_KEY.search(str(key)) and not isinstance(value, (Mapping, list)) and value
+                      else mask_values(value)) for key, value in values.items()}
+    if isinstance(values, list):
+        return [mask_values(item) for item in values]
+    return values
+
+
+def chart_digest(chart: Path) -> str:
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(chart):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            relative = path.relative_to(chart).as_posix()
+            if "__pycache__" in relative:
+                continue
+            digest.update(relative.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def fingerprint(chart_sha: str, user_values: Mapping[str, Any]) -> str:
+    canonical = json.dumps(user_values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{chart_sha}\0{canonical}".encode()).hexdigest()[:40]
+
+
+# --- releases -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeployedRelease:
+    revision: int
+    status: str  # deployed | failed | pending-install | pending-upgrade | pending-rollback | superseded ...
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.labels.get(FINGERPRINT_LABEL)
+
+    @property
+    def pending(self) -> bool:
+        return self.status.startswith("pending-")
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    action: str  # "none" | "install" | "upgrade"
+    reason: str
+    clear_pending: int | None = None  # revision of a stale pending-* record to drop first
+
+
+def plan_release(current: DeployedRelease | None, desired_fingerprint: str) -> ReleasePlan:
+    """Pure decision: does the release need a new revision?"""
+    if current is None:
+        return ReleasePlan("install", "no release yet")
+    if current.pending:
+        # An interrupted helm (the lab was killed): its record blocks every helm operation.
+        return ReleasePlan("install" if current.revision == 1 else "upgrade",
+                           f"revision {current.revision} left {current.status} by an interrupted run",
+                           clear_pending=current.revision)
+    if current.status != "deployed":
+        return ReleasePlan("upgrade", f"revision {current.revision} is {current.status}")
+    if current.fingerprint != desired_fingerprint:
+        return ReleasePlan("upgrade", "chart or values changed" if current.fingerprint else
+                           "release not installed by the lab (no fingerprint)")
+    return ReleasePlan("none", f"revision {current.revision} already has these values and chart")
+
+
+class Helm:
+    def __init__(self, runner: Runner, context: str, namespace: str) -> None:
+        self.runner = runner
+        self.context = context
+        self.namespace = namespace
+        self._flags: HelmFlags | None = None
+
+    def _base(self) -> list[str]:
+        return ["--kube-context", self.context, "--namespace", self.namespace]
+
+    def version(self) -> tuple[int, int, int]:
+        return parse_version(self.runner.run(["helm", "version", "--template", "{{.Version}}"], timeout=30).stdout)
+
+    @property
+    def flags(self) -> HelmFlags:
+        if self._flags is None:
+            self._flags = HelmFlags.for_major(self.version()[0])
+        return self._flags
+
+    def release_records(self, release: str) -> list[DeployedRelease]:
+        """Every stored revision (helm's storage Secrets), newest last; labels include the fingerprint."""
+        result = self.runner.run(["kubectl", "--context", self.context, "-n", self.namespace, "get", "secrets",
+                                  "-l", f"owner=helm,name={release}", "-o",
+                                  "jsonpath={range .items[*]}{.metadata.labels}{\"\\n\"}{end}"],
+                                 timeout=60, check=False)
+        if result.returncode != 0:
+            if "NotFound" in result.stderr or "not found" in result.stderr:
+                return []
+            raise CommandError(result.command, result.returncode, result.stderr)
+        records = []
+        for line in result.stdout.splitlines():
+            if line.strip():
+                labels = json.loads(line)
+                records.append(DeployedRelease(int(labels.get("version", 0)), labels.get("status", "unknown"), labels))
+        return sorted(records, key=lambda r: r.revision)
+
+    def current(self, release: str) -> DeployedRelease | None:
+        records = self.release_records(release)
+        return records[-1] if records else None
+
+    def drop_pending_record(self, release: str, revision: int) -> None:
+        """Forget a stale pending-* revision (the objects stay; the next upgrade adopts them)."""
+        self.runner.run(["kubectl", "--context", self.context, "-n", self.namespace, "delete", "secret",
+                         f"sh.helm.release.v1.{release}.v{revision}", "--ignore-not-found"], timeout=60)
+
+    def ensure_dependencies(self, chart: Path) -> None:
+        chart_yaml = chart / "Chart.yaml"
+        if not chart_yaml.is_file():
+            raise LabError(f"no Helm chart at {chart} (Chart.yaml missing)", "check chart_path (lab.toml / RHDEMO_LAB_CHART_PATH)")
+        if not (yaml.safe_load(chart_yaml.read_text()) or {}).get("dependencies"):
+            return
+        listing = self.runner.run(["helm", "dependency", "list", str(chart)], timeout=60).stdout
+        if re.search(r"\bmissing\b|\bwrong version\b", listing):
+            self.runner.run(["helm", "dependency", "build", str(chart), "--skip-refresh"], timeout=300)
+
+    def upgrade_install(self, release: str, chart: Path, values_files: Sequence[Path], *,
+                        labels: Mapping[str, str] | None = None, wait: bool = True, atomic: bool = False,
+                        timeout: int = 600, extra: Sequence[str] = ()) -> str:
+        argv = ["helm", "upgrade", "--install", release, str(chart), *self._base(), "--create-namespace",
+                "--timeout", f"{timeout}s"]
+        for path in values_files:
+            argv += ["--values", str(path)]
+        if wait:
+            argv += list(self.flags.wait)
+        if atomic:
+            argv.append(self.flags.atomic)
+        if labels:
+            argv += ["--labels", ",".join(f"{k}={v}" for k, v in labels.items())]
+        argv += list(extra)
+        return self.runner.run(argv, timeout=timeout + 120).stdout
+
+    def history(self, release: str) -> list[dict[str, Any]]:
+        result = self.runner.run(["helm", "history", release, *self._base(), "-o", "json"], timeout=60, check=False)
+        if result.returncode != 0:
+            return []
+        return list(json.loads(result.stdout or "[]"))
+
+    def status(self, release: str) -> dict[str, Any] | None:
+        result = self.runner.run(["helm", "status", release, *self._base(), "-o", "json"], timeout=60, check=False)
+        return json.loads(result.stdout) if result.returncode == 0 else None
+
+    def get_values(self, release: str, all_values: bool = True) -> dict[str, Any]:
+        argv = ["helm", "get", "values", release, *self._base(), "-o", "json"]
+        if all_values:
+            argv.append("--all")
+        return json.loads(self.runner.run(argv, timeout=60).stdout or "{}") or {}
+
+    def get_manifest(self, release: str) -> str:
+        return self.runner.run(["helm", "get", "manifest", release, *self._base()], timeout=60).stdout
+
+    def rollback(self, release: str, revision: int | None = None, wait: bool = True, timeout: int = 600) -> None:
+        argv = ["helm", "rollback", release, *([str(revision)] if revision else []), *self._base(),
+                "--timeout", f"{timeout}s"]
+        if wait:
+            argv += list(self.flags.wait)
+        self.runner.run(argv, timeout=timeout + 120)
+
+    def test(self, release: str, timeout: int = 300) -> str:
+        return self.runner.run(["helm", "test", release, *self._base(), "--timeout", f"{timeout}s", "--logs"],
+                               timeout=timeout + 60).stdout
+
+    def uninstall(self, release: str, timeout: int = 300) -> None:
+        self.runner.run(["helm", "uninstall", release, *self._base(), "--wait", "--timeout", f"{timeout}s",
+                         "--ignore-not-found"], timeout=timeout + 60)
+
+    def show_values(self, chart: Path) -> dict[str, Any]:
+        return yaml.safe_load(self.runner.run(["helm", "show", "values", str(chart)], timeout=60).stdout) or {}
+
+
+@contextmanager
+def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
+    """A private (0600) temporary values file: how the lab hands values (and any secret) to helm."""
+    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lab-values-", delete=False)
+    try:
+        os.chmod(handle.name, 0o600)
+        yaml.safe_dump(dict(values), handle, sort_keys=True)
+        handle.close()
+        yield Path(handle.name)
+    finally:
+        os.unlink(handle.name)

@@ -1,0 +1,248 @@
+"""Image builds (Docker SDK) with content-derived tags, and image sets -> chart values."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.config import LOCAL_IMAGE_PREFIX, ImageSet, LabConfig
+from lab.errors import LabError
+
+APP_REPOSITORY = f"{LOCAL_IMAGE_PREFIX}/rhdemo-app"
+LOCAL_PYTHON_BASE = f"{LOCAL_IMAGE_PREFIX}/python:3.13-trixie"
+# Never part of the build context's identity (caches, VCS, editor droppings).
+_IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv", "build", "dist",
+                  ".tox", "node_modules"}
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".swp", "~")
+
+
+@dataclass(frozen=True)
+class AppImage:
+    release: str
+    tag: str  # full reference, e.g. localhost/rhdemo-lab/rhdemo-app:1.0-0123456789ab
+    build_args: Mapping[str, str]
+
+    @property
+    def short_tag(self) -> str:
+        return self.tag.rsplit(":", 1)[1]
+
+
+def _ignored(relative: Path, dockerignore: list[str]) -> bool:
+    if any(part in _IGNORED_PARTS or part.endswith(_IGNORED_SUFFIXES) for part in relative.parts):
+        return True
+    text = relative.as_posix()
+    return any(text == pattern or text.startswith(pattern.rstrip("/") + "/") for pattern in dockerignore)
+
+
+def _dockerignore(context: Path) -> list[str]:
+    path = context / ".dockerignore"
+    if not path.is_file():
+        return []
+    return [line.strip().lstrip("/") for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith("#") and not line.startswith("!") and "*" not in line]
+
+
+def context_files(context: Path) -> Iterator[Path]:
+    ignore = _dockerignore(context)
+    for root, dirs, files in os.walk(context):
+        dirs.sort()
+        root_path = Path(root)
+        for name in sorted(files):
+            relative = (root_path / name).relative_to(context)
+            if not _ignored(relative, ignore):
+                yield relative
+
+
+def content_hash(context: Path, build_args: Mapping[str, str]) -> str:
+    """sha256 over every context file (path, exec bit, bytes) and the sorted build args."""
+    digest = hashlib.sha256()
+    for relative in context_files(context):
+        path = context / relative
+        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update(b"x" if os.access(path, os.X_OK) else b"-")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for key in sorted(build_args):
+        digest.update(f"\0arg:{key}={build_args[key]}".encode())
+    return digest.hexdigest()
+
+
+def dockerfile_base_default(context: Path) -> str | None:
+    dockerfile = context / "Dockerfile"
+    if not dockerfile.is_file():
+        return None
+    match = re.search(r"^\s*ARG\s+BASE_IMAGE\s*=\s*(\S+)", dockerfile.read_text(), re.MULTILINE)
+    return match.group(1).strip("\"'") if match else None
+
+
+def mirror_reference(reference: str, prefix: str) -> str:
+    """`python:3.13-slim` -> `<prefix>/library/python:3.13-slim`; `quay.io/x/y:t` -> `<prefix>/x/y:t`."""
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return f"{prefix}/{rest}"
+    return f"{prefix}/{reference}" if rest else f"{prefix}/library/{reference}"
+
+
+def app_build_args(config: LabConfig, release: str) -> dict[str, str]:
+    args = {"APP_VERSION": release}
+    if config.image_set.kind == "local":
+        args["BASE_IMAGE"] = LOCAL_PYTHON_BASE
+    elif config.image_set.kind == "mirror" and config.image_set.mirror_prefix:
+        default = dockerfile_base_default(config.app_stub_path)
+        if default:
+            args["BASE_IMAGE"] = mirror_reference(default, config.image_set.mirror_prefix)
+    if config.ca_cert is not None:
+        # A CA certificate is public: passing its PEM as a build arg is fine (and changes the tag, as it should).
+        try:
+            args["EXTRA_CA_CERT"] = config.ca_cert.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise LabError(f"cannot read the CA certificate {config.ca_cert}: {exc.strerror}",
+                           "pass a readable PEM file to --ca-cert, e.g. /etc/ssl/certs/ca-certificates.crt") from None
+    return args
+
+
+def app_images(config: LabConfig) -> list[AppImage]:
+    """The stub image of every release, tagged `<release>-<hash12>` from content + build args."""
+    if not (config.app_stub_path / "Dockerfile").is_file():
+        raise LabError(f"no Dockerfile in {config.app_stub_path}", "check app_stub_path (lab.toml / RHDEMO_LAB_APP_STUB_PATH)")
+    images = []
+    for release in config.app_releases:
+        args = app_build_args(config, release)
+        tag = f"{APP_REPOSITORY}:{release}-{content_hash(config.app_stub_path, args)[:12]}"
+        images.append(AppImage(release, tag, args))
+    return images
+
+
+def image_reference(spec: Mapping[str, Any]) -> str | None:
+    """Bitnami-style {registry, repository, tag} -> `registry/repository:tag`."""
+    repository, tag = spec.get("repository"), spec.get("tag")
+    if not repository or not tag:
+        return None
+    registry = spec.get("registry")
+    return f"{registry}/{repository}:{tag}" if registry else f"{repository}:{tag}"
+
+
+def images_in_values(values: Any) -> list[str]:
+    """Every image reference in a values tree (any mapping with repository + tag)."""
+    found: list[str] = []
+    if isinstance(values, Mapping):
+        if isinstance(values.get("repository"), str) and values.get("tag") is not None:
+            reference = image_reference({**values, "tag": str(values["tag"])})
+            if reference:
+                found.append(reference)
+        for value in values.values():
+            found.extend(images_in_values(value))
+    elif isinstance(values, list):
+        for item in values:
+            found.extend(images_in_values(item))
+    return list(dict.fromkeys(found))
+
+
+def local_image_set_file(config: LabConfig) -> Path:
+    return config.chart_path / "values-image-set-local.yaml"
+
+
+def image_set_values(config: LabConfig) -> tuple[list[Path], dict[str, Any]]:
+    """Values files and values the image set adds to the chart."""
+    kind = config.image_set.kind
+    if kind == "local":
+        path = local_image_set_file(config)
+        if not path.is_file():
+            raise LabError(f"the local image set needs {path}, which does not exist",
+                           "use --image-set public, or update the chart")
+        return [path], {}
+    if kind == "mirror":
+        return [], {"global": {"imageRegistry": config.image_set.mirror_prefix}}
+    return [], {}
+
+
+def app_image_values(image: AppImage) -> dict[str, Any]:
+    registry, _, repository = image.tag.split(":")[0].partition("/")
+    return {"rhdemo": {"image": {"registry": registry, "repository": repository,
+                                 "tag": image.short_tag, "pullPolicy": "IfNotPresent"}}}
+
+
+def local_images_required(config: LabConfig) -> list[str]:
+    """Images of the local set that must exist in Docker (they cannot be pulled: no registry)."""
+    if config.image_set.kind != "local":
+        return []
+    path = local_image_set_file(config)
+    if not path.is_file():
+        return []
+    return [ref for ref in images_in_values(yaml.safe_load(path.read_text()) or {})
+            if ref.startswith(LOCAL_IMAGE_PREFIX + "/")]
+
+
+class ImageBuilder:
+    """Docker SDK access: what exists, build what is missing."""
+
+    def __init__(self, docker_client: Any) -> None:
+        self.docker = docker_client
+
+    def image_id(self, reference: str) -> str | None:
+        import docker.errors
+
+        try:
+            return str(self.docker.images.get(reference).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def build(self, image: AppImage, context: Path, timeout: int,
+              on_line: Callable[[str], None] = lambda line: None) -> str:
+        """Build unless the tag exists (the tag is the content: existing = up to date). Returns the image ID."""
+        existing = self.image_id(image.tag)
+        if existing:
+            return existing
+        import docker.errors
+
+        last_lines: list[str] = []
+        try:
+            for chunk in self.docker.api.build(path=str(context), tag=image.tag, buildargs=dict(image.build_args),
+                                               rm=True, forcerm=True, pull=False, decode=True, timeout=timeout,
+                                               labels={"org.rhdemo-lab.release": image.release}):
+                if "stream" in chunk and chunk["stream"].strip():
+                    line = chunk["stream"].rstrip()
+                    last_lines = (last_lines + [line])[-12:]
+                    on_line(line)
+                if "error" in chunk:
+                    raise LabError(f"building {image.tag} failed: {chunk['error'].strip()}",
+                                   "\n".join(last_lines[-6:]) or None)
+        except docker.errors.APIError as exc:
+            raise LabError(f"building {image.tag} failed: {exc.explanation or exc}") from None
+        built = self.image_id(image.tag)
+        if not built:
+            raise LabError(f"building {image.tag} produced no image")
+        return built
+
+
+def docker_client(timeout: int = 120) -> Any:
+    """The Docker SDK client from the environment (DOCKER_HOST etc.), or a LabError with the fix."""
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+        return client
+    except (docker.errors.DockerException, OSError) as exc:
+        raise LabError(f"the Docker engine is not reachable ({os.environ.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'}): "
+                       f"{_short(exc)}", docker_fix()) from None
+
+
+def docker_fix() -> str:
+    if os.environ.get("DOCKER_HOST"):
+        return (f"DOCKER_HOST={os.environ['DOCKER_HOST']} points at no running engine: "
+                "`unset DOCKER_HOST` or start the engine it names")
+    return ("start the Docker engine: `sudo systemctl start docker` "
+            "(or without systemd: `nohup dockerd > /var/log/dockerd.log 2>&1 &`)")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
