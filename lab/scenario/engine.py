@@ -173,15 +173,17 @@ def _tail(text: str) -> str:
     return text
 
 
-def _error_evidence(error: BaseException) -> Evidence:
-    """An exception raised by an action, with the stderr a command error may carry."""
-    text = f"{type(error).__name__}: {error}"
-    stderr = getattr(error, "stderr", None)
-    if isinstance(stderr, bytes):
-        stderr = stderr.decode(errors="replace")
-    if isinstance(stderr, str) and stderr.strip() and stderr.strip() not in text:
-        text += "\n" + stderr.strip()
-    return Evidence(ERROR, type(error).__name__, text)
+def _error_evidence(error: BaseException) -> list[Evidence]:
+    """An exception raised by an action; the stdout/stderr a command error carries becomes output
+    evidence, so `Fails(log=...)` finds helm's or kubectl's message in it."""
+    evidence = [Evidence(ERROR, type(error).__name__, f"{type(error).__name__}: {error}")]
+    for stream in ("stdout", "stderr"):
+        text = getattr(error, stream, None)
+        if isinstance(text, bytes):
+            text = text.decode(errors="replace")
+        if isinstance(text, str) and text.strip():
+            evidence.append(Evidence(OUTPUT, f"{type(error).__name__} {stream}", text.strip()))
+    return evidence
 
 
 def compare_data(before: DataSnapshot | None, after: DataSnapshot | None) -> DataCheck:
@@ -343,7 +345,7 @@ class Engine:
                 raise TypeError(f"action {action.name!r} returned {type(result).__name__}, not ActionResult")
         except Exception as error:
             result = ActionResult(False, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": "),
-                                  (_error_evidence(error),))
+                                  tuple(_error_evidence(error)))
         return Outcome(result, self.clock() - start, timeout)
 
     def _run_step(self, ctx: ScenarioContext, step: Step, record: StepRecord) -> None:
@@ -392,7 +394,7 @@ class Engine:
         except Exception as error:
             return Judgement(Verdict.DEVIATION,
                              [Check("expectation", step.expect.describe(), f"could not be evaluated: {type(error).__name__}: {error}", False)],
-                             [_error_evidence(error)])
+                             _error_evidence(error))
 
     @staticmethod
     def _data_check(before: object, after: object) -> DataCheck:
