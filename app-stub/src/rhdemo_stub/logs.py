@@ -1,0 +1,38 @@
+"""Log lines in Spring Boot 3's console format:
+`2025-01-01T10:00:00.123Z  INFO 1 --- [rhdemo] [           main] c.z.h.HikariDataSource                   : ...`"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from datetime import datetime, timezone
+
+_lock = threading.Lock()
+APP_NAME = "rhdemo"
+
+
+def abbreviate(logger: str, width: int = 39) -> str:
+    """Logback's %logger{39}: shorten package segments from the left until the name fits."""
+    parts = logger.split(".")
+    for i in range(len(parts) - 1):
+        if len(".".join(parts)) <= width:
+            break
+        parts[i] = parts[i][:1]
+    return ".".join(parts)
+
+
+def log(level: str, logger: str, message: str, thread: str = "main") -> None:
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    name = abbreviate(logger)[-40:]
+    line = f"{now} {level:>5} {os.getpid()} --- [{APP_NAME}] [{thread[-15:]:>15}] {name:<40} : {message}\n"
+    with _lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def raw(text: str) -> None:
+    """Lines printed without the prefix: stack traces, the banner."""
+    with _lock:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()

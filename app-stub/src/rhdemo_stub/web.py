@@ -1,0 +1,345 @@
+"""The two HTTP faces: the REST API on server.port and Spring Boot Actuator on management.server.port."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from rhdemo_stub import flyway
+from rhdemo_stub.model import TABLE, Model
+
+_MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_PAGE_SIZE = 2000
+_REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+HEALTH_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass
+class AppState:
+    """What both servers share."""
+
+    model: Model
+    pool: AsyncConnectionPool
+    app_name: str
+    flyway_enabled: bool
+    resolved: Sequence[flyway.ResolvedMigration]
+    ready: bool = False          # readinessState: ACCEPTING_TRAFFIC once started, REFUSING on shutdown
+    extra_info: dict[str, Any] = field(default_factory=dict)
+
+
+def error(request: Request, status: int, message: str) -> JSONResponse:
+    """Spring Boot's error body (with server.error.include-message=always)."""
+    return JSONResponse({
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "status": status, "error": _REASONS.get(status, ""), "message": message, "path": request.url.path,
+    }, status_code=status)
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _employe_json(row: dict[str, Any], model: Model) -> dict[str, Any]:
+    return {c.name: row[c.name] for c in model.columns}
+
+
+def _parse_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest(f"Failed to convert 'id' with value: '{raw}'")
+    return int(raw)
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"Parameter '{name}' must be an integer, got '{raw}'") from None
+
+
+def _sort(request: Request, model: Model) -> sql.Composable:
+    names = {c.name for c in model.columns}
+    orders: list[sql.Composable] = []
+    for raw in request.query_params.getlist("sort"):
+        field_name, _, direction = raw.partition(",")
+        direction = (direction or "asc").lower()
+        if field_name not in names or direction not in ("asc", "desc"):
+            raise BadRequest(f"Invalid sort '{raw}': expected <field>[,asc|desc] with a field among "
+                             f"{', '.join(sorted(names))}")
+        orders.append(sql.SQL("{} {}").format(sql.Identifier(field_name), sql.SQL(direction.upper())))
+    orders.append(sql.SQL("id ASC"))  # a stable order across pages
+    return sql.SQL(", ").join(orders)
+
+
+def _payload(body: Any, model: Model) -> dict[str, Any]:
+    """Bean validation of the Employe fields; unknown fields are ignored like Jackson in Spring Boot."""
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for column in model.writable:
+        value = body.get(column.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if not column.nullable:
+                problems.append(f"{column.name}: must not be blank")
+            values[column.name] = None
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{column.name}: must be a string")
+            continue
+        if column.max_length is not None and len(value) > column.max_length:
+            problems.append(f"{column.name}: size must be between 0 and {column.max_length}")
+            continue
+        if column.name == "mail" and not _MAIL.match(value):
+            problems.append("mail: must be a well-formed email address")
+            continue
+        values[column.name] = value
+    if problems:
+        raise BadRequest("Validation failed: " + "; ".join(problems))
+    return values
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise BadRequest("Malformed JSON request body") from None
+
+
+def api_app(state: AppState) -> Starlette:
+    model = state.model
+    table = sql.Identifier(TABLE)
+    columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in model.columns)
+
+    def guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except BadRequest as exc:
+                return error(request, 400, str(exc))
+            except psycopg.errors.UniqueViolation:
+                return error(request, 409, "An employe with this mail already exists")
+            except (psycopg.OperationalError, TimeoutError) as exc:
+                return error(request, 503, f"Database unavailable: {type(exc).__name__}")
+        return endpoint
+
+    async def list_employes(request: Request) -> Response:
+        page = _int_param(request, "page", 0)
+        size = _int_param(request, "size", 20)
+        if page < 0:
+            raise BadRequest("Page index must not be less than zero")
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise BadRequest(f"Page size must be between 1 and {MAX_PAGE_SIZE}")
+        order = _sort(request, model)
+        async with state.pool.connection() as conn:
+            total_row = await (await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table))).fetchone()
+            total = int(total_row[0]) if total_row else 0
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT %s OFFSET %s").format(
+                columns, table, order), (size, page * size))
+            rows = await cur.fetchall()
+        return JSONResponse({"content": [_employe_json(r, model) for r in rows],
+                             "page": {"size": size, "number": page, "totalElements": total,
+                                      "totalPages": (total + size - 1) // size}})
+
+    async def get_employe(request: Request) -> Response:
+        employe_id = _parse_id(request.path_params["id"])
+        async with state.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(sql.SQL("SELECT {} FROM {} WHERE id = %s").format(columns, table), (employe_id,))
+            row = await cur.fetchone()
+        if row is None:
+            return error(request, 404, f"Employe {employe_id} not found")
+        return JSONResponse(_employe_json(row, model))
+
+    async def create_employe(request: Request) -> Response:
+        values = _payload(await _json_body(request), model)
+        names = list(values)
+        async with state.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+                table, sql.SQL(", ").join(map(sql.Identifier, names)),
+                sql.SQL(", ").join(sql.Placeholder() * len(names)), columns), [values[n] for n in names])
+            row = await cur.fetchone()
+        assert row is not None
+        body = _employe_json(row, model)
+        return JSONResponse(body, status_code=201, headers={"Location": f"/api/employes/{body['id']}"})
+
+    async def update_employe(request: Request) -> Response:
+        employe_id = _parse_id(request.path_params["id"])
+        values = _payload(await _json_body(request), model)
+        async with state.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(sql.SQL("UPDATE {} SET {} WHERE id = %s RETURNING {}").format(
+                table, sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in values), columns),
+                [*values.values(), employe_id])
+            row = await cur.fetchone()
+        if row is None:
+            return error(request, 404, f"Employe {employe_id} not found")
+        return JSONResponse(_employe_json(row, model))
+
+    async def delete_employe(request: Request) -> Response:
+        employe_id = _parse_id(request.path_params["id"])
+        async with state.pool.connection() as conn:
+            cur = await conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(table), (employe_id,))
+            deleted = cur.rowcount
+        if not deleted:
+            return error(request, 404, f"Employe {employe_id} not found")
+        return Response(status_code=204)
+
+    async def collection(request: Request) -> Response:
+        handler = list_employes if request.method == "GET" else create_employe
+        return await guarded(handler)(request)
+
+    async def item(request: Request) -> Response:
+        handler = {"GET": get_employe, "PUT": update_employe, "DELETE": delete_employe}[request.method]
+        return await guarded(handler)(request)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return error(request, 405, f"Request method '{request.method}' is not supported")
+
+    return Starlette(routes=[
+        Route("/api/employes", collection, methods=["GET", "POST"]),
+        Route("/api/employes/{id}", item, methods=["GET", "PUT", "DELETE"]),
+    ], exception_handlers={404: not_found, 405: not_allowed})
+
+
+_ORDER = ["DOWN", "OUT_OF_SERVICE", "UP", "UNKNOWN"]
+
+
+def _aggregate(statuses: Sequence[str]) -> str:
+    return min(statuses, key=_ORDER.index) if statuses else "UNKNOWN"
+
+
+def _health_response(body: dict[str, Any]) -> JSONResponse:
+    status = body["status"]
+    code = 503 if status in ("DOWN", "OUT_OF_SERVICE") else 200
+    return JSONResponse(body, status_code=code, media_type="application/vnd.spring-boot.actuator.v3+json")
+
+
+def management_app(state: AppState) -> Starlette:
+    async def db_component() -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+                async with state.pool.connection(timeout=HEALTH_TIMEOUT_SECONDS) as conn:
+                    await conn.execute("SELECT 1")
+            return {"status": "UP", "details": {"database": "PostgreSQL", "validationQuery": "isValid()"}}
+        except (psycopg.Error, TimeoutError, Exception) as exc:  # any failure to get a connection is DOWN
+            return {"status": "DOWN", "details": {
+                "error": "org.springframework.jdbc.CannotGetJdbcConnectionException: "
+                         f"Failed to obtain JDBC Connection ({type(exc).__name__})"}}
+
+    def disk_component() -> dict[str, Any]:
+        path = Path.cwd()
+        usage = shutil.disk_usage(path)
+        threshold = 10 * 1024 * 1024
+        return {"status": "UP" if usage.free > threshold else "DOWN",
+                "details": {"total": usage.total, "free": usage.free, "threshold": threshold,
+                            "path": f"{path}/.", "exists": True}}
+
+    def readiness_component() -> dict[str, Any]:
+        return {"status": "UP" if state.ready else "OUT_OF_SERVICE"}
+
+    async def health(request: Request) -> Response:
+        components = {"db": await db_component(), "diskSpace": disk_component(),
+                      "livenessState": {"status": "UP"}, "ping": {"status": "UP"},
+                      "readinessState": readiness_component()}
+        return _health_response({"status": _aggregate([c["status"] for c in components.values()]),
+                                 "components": components, "groups": ["liveness", "readiness"]})
+
+    async def liveness(request: Request) -> Response:
+        components = {"livenessState": {"status": "UP"}}
+        return _health_response({"status": "UP", "components": components})
+
+    async def readiness(request: Request) -> Response:
+        # management.endpoint.health.group.readiness.include=readinessState,db
+        components = {"db": await db_component(), "readinessState": readiness_component()}
+        return _health_response({"status": _aggregate([c["status"] for c in components.values()]),
+                                 "components": components})
+
+    async def db(request: Request) -> Response:
+        return _health_response(await db_component())
+
+    async def ping(request: Request) -> Response:
+        return _health_response({"status": "UP"})
+
+    async def info(request: Request) -> Response:
+        return JSONResponse({
+            "app": {"name": state.app_name, "version": state.model.release},
+            "build": {"artifact": "rhdemo", "name": state.app_name, "version": state.model.release},
+            "model": {"version": state.model.release, "table": TABLE,
+                      "columns": [c.name for c in state.model.columns],
+                      "migrations": list(state.model.migrations)},
+            **state.extra_info,
+        }, media_type="application/vnd.spring-boot.actuator.v3+json")
+
+    async def flyway_endpoint(request: Request) -> Response:
+        if not state.flyway_enabled:
+            return error(request, 404, "No static resource actuator/flyway.")
+        try:
+            async with state.pool.connection(timeout=HEALTH_TIMEOUT_SECONDS) as conn:
+                migrations = await _flyway_info(conn, state.resolved)
+        except (psycopg.Error, TimeoutError) as exc:
+            return error(request, 503, f"Database unavailable: {type(exc).__name__}")
+        return JSONResponse({"contexts": {state.app_name: {"flywayBeans": {"flyway": {"migrations": migrations}}}}},
+                            media_type="application/vnd.spring-boot.actuator.v3+json")
+
+    async def links(request: Request) -> Response:
+        base = f"{request.url.scheme}://{request.url.netloc}/actuator"
+        names = ["health", "health-path", "info"] + (["flyway"] if state.flyway_enabled else [])
+        body = {"_links": {"self": {"href": base, "templated": False}}}
+        for name in names:
+            href = f"{base}/health/{{*path}}" if name == "health-path" else f"{base}/{name}"
+            body["_links"][name] = {"href": href, "templated": name == "health-path"}
+        return JSONResponse(body)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
+
+    return Starlette(routes=[
+        Route("/actuator", links),
+        Route("/actuator/health", health),
+        Route("/actuator/health/liveness", liveness),
+        Route("/actuator/health/readiness", readiness),
+        Route("/actuator/health/db", db),
+        Route("/actuator/health/ping", ping),
+        Route("/actuator/info", info),
+        Route("/actuator/flyway", flyway_endpoint),
+    ], exception_handlers={404: not_found})
+
+
+async def _flyway_info(conn: Any, resolved: Sequence[flyway.ResolvedMigration]) -> list[dict[str, Any]]:
+    """The history read through the async pool, described by flyway.describe()."""
+    schema_row = await (await conn.execute("SELECT current_schema()")).fetchone()
+    schema = schema_row[0]
+    exists_row = await (await conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                           (f'"{schema}"."{flyway.HISTORY_TABLE}"',))).fetchone()
+    rows = []
+    if exists_row and exists_row[0]:
+        rows = await (await conn.execute(sql.SQL(
+            "SELECT installed_rank, version, description, type, script, checksum, installed_by, installed_on, "
+            "execution_time, success FROM {} ORDER BY installed_rank").format(
+                sql.Identifier(schema, flyway.HISTORY_TABLE)))).fetchall()
+    history = [flyway.AppliedMigration(*row) for row in rows]
+    return flyway.describe(history, resolved)
