@@ -1,0 +1,130 @@
+"""helm: 3 vs 4 flag mapping (a fake helm executable at the process boundary), values, release plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab.errors import LabError
+from lab.helm import (DeployedRelease, Helm, HelmFlags, chart_digest, deep_merge, fingerprint, mask_values,
+                      parse_version, plan_release, set_pairs_to_values, values_file)
+from lab.runner import Runner
+
+
+def fake_helm(directory: Path, version: str) -> Path:
+    """A `helm` that prints `version` for `helm version` and records every other argv as JSON lines."""
+    log = directory / "argv.jsonl"
+    script = directory / "helm"
+    script.write_text(f"""#!/usr/bin/env python3
+import json, sys
+if sys.argv[1:2] == ["version"]:
+    print("{version}", end="")
+else:
+    with open({str(log)!r}, "a") as handle:
+        handle.write(json.dumps(sys.argv[1:]) + "\\n")
+""")
+    script.chmod(0o755)
+    return log
+
+
+def helm_with(tmp_path: Path, version: str) -> tuple[Helm, Path]:
+    log = fake_helm(tmp_path, version)
+    runner = Runner()
+    return Helm(runner, "kind-test", "ns"), log
+
+
+@pytest.fixture
+def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    return tmp_path
+
+
+@pytest.mark.parametrize("version, atomic, wait", [
+    ("v3.22.0", "--atomic", ["--wait"]),
+    ("v4.3.1+g1234abc", "--rollback-on-failure", ["--wait=watcher"]),
+])
+def test_upgrade_flags_follow_the_helm_major(on_path: Path, version: str, atomic: str, wait: list[str]) -> None:
+    helm, log = helm_with(on_path, version)
+    helm.upgrade_install("rhdemo", Path("/chart"), [Path("/a.yaml"), Path("/b.yaml")], labels={"lab-fingerprint": "abc"},
+                         atomic=True, timeout=123)
+    argv = json.loads(log.read_text().splitlines()[-1])
+    assert argv[:4] == ["upgrade", "--install", "rhdemo", "/chart"]
+    assert atomic in argv and all(flag in argv for flag in wait)
+    assert ({"--atomic", "--rollback-on-failure"} - {atomic}).isdisjoint(argv)
+    assert argv[argv.index("--kube-context") + 1] == "kind-test" and argv[argv.index("--namespace") + 1] == "ns"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--values"] == ["/a.yaml", "/b.yaml"]
+    assert argv[argv.index("--labels") + 1] == "lab-fingerprint=abc"
+    assert argv[argv.index("--timeout") + 1] == "123s"
+
+
+def test_rollback_uses_the_major_specific_wait(on_path: Path) -> None:
+    helm, log = helm_with(on_path, "v4.0.0")
+    helm.rollback("rhdemo", 2)
+    argv = json.loads(log.read_text().splitlines()[-1])
+    assert argv[:3] == ["rollback", "rhdemo", "2"] and "--wait=watcher" in argv
+
+
+def test_unsupported_major() -> None:
+    with pytest.raises(LabError, match="not supported"):
+        HelmFlags.for_major(2)
+
+
+@pytest.mark.parametrize("text, expected", [("v3.22.0", (3, 22, 0)), ("v4.3.1+gabcdef", (4, 3, 1)),
+                                            ("version.BuildInfo{Version:\"v3.13.3\"}", (3, 13, 3))])
+def test_parse_version(text: str, expected: tuple[int, int, int]) -> None:
+    assert parse_version(text) == expected
+
+
+def test_set_pairs_become_typed_values() -> None:
+    values = set_pairs_to_values([("rhdemo.replicaCount", "2"), ("tests.enabled", "false"),
+                                  ("a\\.b.c", "x"), ("rhdemo.image.tag", "1.0-abc"), ("s", "")])
+    assert values == {"rhdemo": {"replicaCount": 2, "image": {"tag": "1.0-abc"}}, "tests": {"enabled": False},
+                      "a.b": {"c": "x"}, "s": ""}
+    with pytest.raises(LabError):
+        set_pairs_to_values([("list[0]", "x")])
+
+
+def test_deep_merge_like_helm() -> None:
+    base = {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 1}
+    assert deep_merge(base, {"a": {"b": 9}, "d": [3], "e": None}) == {"a": {"b": 9, "c": 2}, "d": [3]}
+    assert base == {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 1}
+
+
+def test_mask_values_hides_secret_leaves_only() -> None:
+    masked = mask_values({"db": {"password": "x", "passwordSecret": {"name": "s", "key": "password"}, "user": "u"},
+                          "empty": {"password": ""}})
+    assert masked == {"db": {"password": "*****", "passwordSecret": {"name": "s", "key": "password"}, "user": "u"},
+                      "empty": {"password": ""}}
+
+
+def test_values_file_is_private_and_removed() -> None:
+    with values_file({"a": {"password": "x"}}) as path:
+        assert path.stat().st_mode & 0o077 == 0
+        assert "password: x" in path.read_text()
+    assert not path.exists()
+
+
+def test_fingerprint_follows_chart_content_and_values(tmp_path: Path) -> None:
+    (tmp_path / "Chart.yaml").write_text("name: c\n")
+    first = fingerprint(chart_digest(tmp_path), {"a": 1})
+    assert first == fingerprint(chart_digest(tmp_path), {"a": 1})
+    assert first != fingerprint(chart_digest(tmp_path), {"a": 2})
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "x.yaml").write_text("kind: ConfigMap\n")
+    assert first != fingerprint(chart_digest(tmp_path), {"a": 1})
+
+
+@pytest.mark.parametrize("current, action, clears", [
+    (None, "install", None),
+    (DeployedRelease(3, "deployed", {"lab-fingerprint": "F"}), "none", None),
+    (DeployedRelease(3, "deployed", {"lab-fingerprint": "OLD"}), "upgrade", None),
+    (DeployedRelease(3, "deployed", {}), "upgrade", None),
+    (DeployedRelease(3, "failed", {"lab-fingerprint": "F"}), "upgrade", None),
+    (DeployedRelease(1, "pending-install", {"lab-fingerprint": "F"}), "install", 1),
+    (DeployedRelease(4, "pending-upgrade", {"lab-fingerprint": "F"}), "upgrade", 4),
+])
+def test_release_plan(current: DeployedRelease | None, action: str, clears: int | None) -> None:
+    plan = plan_release(current, "F")
+    assert (plan.action, plan.clear_pending) == (action, clears)
