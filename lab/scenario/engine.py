@@ -177,12 +177,13 @@ def _error_evidence(error: BaseException) -> list[Evidence]:
     """An exception raised by an action; the stdout/stderr a command error carries becomes output
     evidence, so `Fails(log=...)` finds helm's or kubectl's message in it."""
     evidence = [Evidence(ERROR, type(error).__name__, f"{type(error).__name__}: {error}")]
-    for stream in ("stdout", "stderr"):
+    # `stderr_tail`: lab.runner.CommandError; `stdout`/`stderr`: subprocess errors
+    for stream in ("stdout", "stderr", "stderr_tail"):
         text = getattr(error, stream, None)
         if isinstance(text, bytes):
             text = text.decode(errors="replace")
         if isinstance(text, str) and text.strip():
-            evidence.append(Evidence(OUTPUT, f"{type(error).__name__} {stream}", text.strip()))
+            evidence.append(Evidence(OUTPUT, getattr(error, "command", None) or f"{type(error).__name__} {stream}", text.strip()))
     return evidence
 
 

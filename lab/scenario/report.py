@@ -169,10 +169,10 @@ def to_junit(run: RunResult) -> ET.ElementTree:
                 "skipped": str(sum(r.verdict is Verdict.SKIPPED for r in records))}
 
     every = [r for s in run.scenarios for r in s.records]
-    root = ET.Element("testsuites", name="rhdemo-lab scenarios", time=f"{run.duration:.3f}", **counts(every))
+    root = ET.Element("testsuites", {"name": "rhdemo-lab scenarios", "time": f"{run.duration:.3f}", **counts(every)})
     for scenario in run.scenarios:
-        suite = ET.SubElement(root, "testsuite", name=scenario.id, timestamp=scenario.started_at,
-                              time=f"{scenario.duration:.3f}", **counts(scenario.records))
+        suite = ET.SubElement(root, "testsuite", {"name": scenario.id, "timestamp": scenario.started_at,
+                                                  "time": f"{scenario.duration:.3f}", **counts(scenario.records)})
         properties = ET.SubElement(suite, "properties")
         for name, value in (("title", scenario.title), ("seed", ", ".join(scenario.seed)),
                             ("namespace", scenario.namespace), ("release", scenario.release),

@@ -173,6 +173,18 @@ def test_an_action_that_raises_is_a_failed_outcome_with_its_stderr() -> None:
     assert "another operation" in record.evidence[1].text
 
 
+def test_the_lab_runners_command_error_is_searchable_output() -> None:
+    from lab.runner import CommandError
+
+    def upgrade(ctx: FakeContext) -> None:
+        raise CommandError("helm upgrade rhdemo-one chart/rhdemo", 1,
+                           "Error: UPGRADE FAILED: pre-upgrade hooks failed: 1 error occurred:\n\t* job rhdemo-db-password-sync failed: BackoffLimitExceeded")
+
+    record = Engine(FakeContextFactory()).run([_one_step(upgrade, expect=Fails(log="pre-upgrade hooks failed"))]).scenarios[0].records[1]
+    assert record.verdict is Verdict.REPRODUCED
+    assert record.evidence[1].source == "helm upgrade rhdemo-one chart/rhdemo"
+
+
 def test_fail_fast_stops_the_run_at_the_first_deviation_and_still_cleans_up() -> None:
     def sync_that_does_nothing(ctx: FakeContext) -> None:
         return None
