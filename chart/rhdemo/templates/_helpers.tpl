@@ -12,6 +12,9 @@ Full image reference. Usage: include "rhdemo.image" (dict "image" .Values.x.imag
 global.imageRegistry replaces every registry; an empty registry leaves the repository as is.
 */}}
 {{- define "rhdemo.image" -}}
+{{- if eq (toString .image.tag) "latest" -}}
+{{- fail (printf "image %s: the tag 'latest' is refused, pin a version" .image.repository) -}}
+{{- end -}}
 {{- $registry := .root.Values.global.imageRegistry | default .image.registry -}}
 {{- if $registry -}}
 {{- printf "%s/%s:%s" $registry .image.repository (toString .image.tag) -}}

@@ -40,7 +40,7 @@ data:
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ $pg.database.host }}
+  name: {{ $name }}
   namespace: {{ $ns }}
   labels:
     {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
@@ -61,7 +61,7 @@ metadata:
   labels:
     {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
 spec:
-  serviceName: {{ $pg.database.host }}
+  serviceName: {{ $name }}
   replicas: 1
   selector:
     matchLabels:
