@@ -32,6 +32,8 @@ def run_scenarios(names: list[str], make_context: ContextFactory, options: RunOp
     if not all_scenarios and not names:
         raise ScenarioError("no scenario given", "name one (see `lab scenario list`) or use --all")
     scenarios = registry.all() if all_scenarios else registry.select(names)
+    if not scenarios:  # `--all` over an empty package must not pass silently
+        raise ScenarioError(f"no scenarios found in the {package!r} package")
     console = console or Console(highlight=False)
     observer = ConsoleObserver(console)
     try:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from lab.scenario.context import ContextFactory, ScenarioContext
 from lab.scenario.model import (
-    ERROR, NOTE, OUTPUT, Action, ActionResult, Check, DataSnapshot, Evidence, Judgement, Outcome,
+    ERROR, NOTE, OUTPUT, Action, ActionResult, Check, DataSnapshot, Evidence, Health, Judgement, Outcome,
     Scenario, Step, Verdict,
 )
 from lab.scenario.expectations import Succeeds
@@ -246,7 +246,10 @@ class Engine:
     # ---- a scenario --------------------------------------------------------------------------
     def _run_scenario(self, scenario: Scenario, run: RunResult) -> tuple[ScenarioResult, bool]:
         """Returns the result and whether the whole run must stop."""
-        ctx = self.make_context(scenario)
+        try:
+            ctx: ScenarioContext = self.make_context(scenario)
+        except Exception as error:  # e.g. the cluster is unreachable: this scenario deviates, the run goes on
+            ctx = _UnavailableContext(scenario, error)
         run.image_set = run.image_set or ctx.image_set
         result = ScenarioResult(scenario.id, scenario.title, scenario.summary, list(scenario.seed),
                                 ctx.namespace, ctx.release, started_at=_now())
@@ -432,6 +435,36 @@ class Engine:
         _mask_record(ctx, record)
         self.observer.step_finished(record)
         return record
+
+
+class _UnavailableContext:
+    """Stands in when the context factory itself failed: `prepare` reports the error as a deviation."""
+
+    config = None
+    image_set = "unknown"
+    step_timeout = 0.0
+
+    def __init__(self, scenario: Scenario, error: Exception) -> None:
+        self.scenario_id, self.namespace, self.release = scenario.id, scenario.namespace, scenario.namespace
+        self.error = error
+
+    def prepare(self) -> None:
+        raise self.error
+
+    def teardown(self) -> None:
+        pass
+
+    def data_snapshot(self) -> DataSnapshot | None:
+        raise self.error
+
+    def health(self, component: str) -> Health:
+        return Health(False, f"no context: {self.error}")
+
+    def diagnostics(self) -> Sequence[Evidence]:
+        return []
+
+    def mask(self, text: str) -> str:
+        return text
 
 
 def ctx_timeout(ctx: ScenarioContext) -> float:

@@ -286,6 +286,22 @@ def test_a_context_that_cannot_prepare_skips_the_scenario() -> None:
     assert run.exit_code == EXIT_DEVIATION
 
 
+def test_a_context_factory_that_raises_is_a_deviation_and_the_run_goes_on() -> None:
+    made: list[str] = []
+
+    def factory(scenario: Scenario) -> FakeContext:
+        if scenario.id == "rotate-password":
+            raise RuntimeError("cluster rhdemo-lab unreachable")
+        made.append(scenario.id)
+        return FakeContext.for_scenario(scenario)
+
+    run = Engine(factory).run([rotate_scenario(), _one_step(lambda c: None)])  # type: ignore[arg-type]
+    assert verdicts(run.scenarios[0].records) == ["S1:deviation", "1:skipped", "2:skipped", "3:skipped", "C1:passed"]
+    assert "cluster rhdemo-lab unreachable" in run.scenarios[0].records[0].summary
+    assert made == ["one"] and run.scenarios[1].verdict is Verdict.PASSED
+    assert run.exit_code == EXIT_DEVIATION
+
+
 def test_secrets_never_reach_the_records() -> None:
     def leaky(ctx: FakeContext) -> ActionResult:
         return ActionResult.failure("psql -c ALTER USER rhdemo PASSWORD 'B-s3cret'",

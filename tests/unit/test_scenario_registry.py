@@ -123,6 +123,8 @@ def test_run_scenarios_refuses_bad_selections(package_root: Path) -> None:
         run_scenarios(["good"], FakeContextFactory(), all_scenarios=True, package=package)
     with pytest.raises(ScenarioError, match="no scenario given"):
         run_scenarios([], FakeContextFactory(), package=package)
+    with pytest.raises(ScenarioError, match="no scenarios found"):
+        run_scenarios([], FakeContextFactory(), all_scenarios=True, package=make_package(package_root, {}))
     with pytest.raises(ScenarioError, match="from a terminal"):
         run_scenarios(["good"], FakeContextFactory(), RunOptions(pause=True),
                       console=Console(file=io.StringIO()), package=package)
