@@ -164,8 +164,8 @@ def image_set_values(config: LabConfig) -> tuple[list[Path], dict[str, Any]]:
 
 def app_image_values(image: AppImage) -> dict[str, Any]:
     registry, _, repository = image.tag.split(":")[0].partition("/")
-    return {"rhdemo": {"image": {"registry": registry, "repository": repository,
-                                 "tag": image.short_tag, "pullPolicy": "IfNotPresent"}}}
+    # pullPolicy stays the chart's / image set's (the local set says Never: nothing to pull from).
+    return {"rhdemo": {"image": {"registry": registry, "repository": repository, "tag": image.short_tag}}}
 
 
 def local_images_required(config: LabConfig) -> list[str]:

@@ -99,8 +99,7 @@ def test_images_in_values_and_app_values(tmp_path: Path) -> None:
     assert images_in_values(values) == ["localhost/rhdemo-lab/postgres:17-trixie", "flyway/flyway:10"]
     image = app_images(config_for(_stub(tmp_path)))[0]
     assert app_image_values(image) == {"rhdemo": {"image": {
-        "registry": "localhost", "repository": "rhdemo-lab/rhdemo-app", "tag": image.short_tag,
-        "pullPolicy": "IfNotPresent"}}}
+        "registry": "localhost", "repository": "rhdemo-lab/rhdemo-app", "tag": image.short_tag}}}
 
 
 def test_local_set_images_come_from_the_chart_values_file(tmp_path: Path) -> None:

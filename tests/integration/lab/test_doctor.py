@@ -1,0 +1,67 @@
+"""`lab doctor` as a user runs it (a real subprocess): each problem printed with its fix, non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def run_doctor(extra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    # An empty working directory: no lab.toml of the developer's changes the outcome.
+    cwd = tmp_path_factory.mktemp("doctor-cwd")
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **extra_env}
+    env.pop("RHDEMO_LAB_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "lab", "doctor"], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=120)
+
+
+def test_without_docker_prints_the_fix_and_fails(tmp_path_factory: pytest.TempPathFactory) -> None:
+    result = run_doctor({"DOCKER_HOST": "unix:///nonexistent.sock"}, tmp_path_factory)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL docker" in result.stdout
+    assert "the Docker engine is not reachable (unix:///nonexistent.sock)" in result.stdout
+    assert "fix: DOCKER_HOST=unix:///nonexistent.sock points at no running engine: `unset DOCKER_HOST`" in result.stdout
+    assert "not ready:" in result.stdout and "docker" in result.stdout.split("not ready:")[1]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_with_a_port_taken_prints_the_fix_and_fails(taken_port: int,
+                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    result = run_doctor({"RHDEMO_LAB_APP_HOST_PORT": str(taken_port)}, tmp_path_factory)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAIL port {taken_port}" in result.stdout
+    assert f"127.0.0.1:{taken_port} (app) cannot be bound: Address already in use" in result.stdout
+    assert f"fix: find the owner with `ss -ltnp 'sport = :{taken_port}'` and stop it" in result.stdout
+    assert "RHDEMO_LAB_APP_HOST_PORT=<port>" in result.stdout
+    assert f"port {taken_port}" in result.stdout.split("not ready:")[1]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_free_port_is_reported_free(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    result = run_doctor({"RHDEMO_LAB_ACTUATOR_HOST_PORT": str(free)}, tmp_path_factory)
+    assert f"  ok port {free}" in result.stdout and "free (actuator)" in result.stdout
+
+
+def test_bad_input_is_one_line_and_exit_1(tmp_path_factory: pytest.TempPathFactory) -> None:
+    result = run_doctor({"RHDEMO_LAB_APP_HOST_PORT": "eighty"}, tmp_path_factory)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: app_host_port must be an integer, got 'eighty'")
+    assert "Traceback" not in result.stderr
