@@ -28,14 +28,18 @@ class ScenarioContext(Protocol):
     step_timeout: float
 
     def prepare(self) -> None:
-        """Make the cluster (created if missing, like `lab up`) and the scenario's namespace ready."""
+        """Make the cluster ready (created if missing, like `lab up`, images loaded) and give the
+        scenario a FRESH namespace: leftovers of an earlier `--keep` run (release, PVCs, namespace)
+        are removed first, because every scenario starts from a first install (PGDATA's first init)."""
 
     def teardown(self) -> None:
         """Uninstall the release and delete the namespace (not called with --keep)."""
 
     def data_snapshot(self) -> DataSnapshot | None:
         """Row count and checksum of `employes`, or None when there is no such table yet
-        (nothing installed, database not initialised). Raise when it cannot be read: the engine
+        (nothing installed, database not initialised). Wait (bounded) for a restarting database pod
+        to be ready before counting; read through the pod's local socket as the superuser, so that
+        a broken application password never blocks the count. Raise when it cannot be read: the engine
         then reports that it cannot prove nothing was lost. The checksum must cover only the columns
         of the first migration, so that adding a column (V2) is not mistaken for changed data."""
 

@@ -260,3 +260,35 @@ def write_reports(run: RunResult, directory: Path) -> list[Path]:
     data.write_text(json.dumps(to_dict(run), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     markdown.write_text(to_markdown(run), encoding="utf-8")
     return [junit, data, markdown]
+
+
+# ---- durations (benchmark) -------------------------------------------------------------------
+def durations(report: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(scenario id, verdict, seconds) from a JSON report, slowest first."""
+    rows = [(s["id"], s["verdict"], float(s["duration_s"])) for s in report["scenarios"]]
+    return sorted(rows, key=lambda row: row[2], reverse=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lab.scenario.report scenarios.json`: each scenario's duration, slowest first, and the total."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m lab.scenario.report <scenarios.json>", file=sys.stderr)
+        return 2
+    try:
+        report = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+        rows = durations(report)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"cannot read the scenario report {args[0]}: {error}", file=sys.stderr)
+        return 2
+    width = max((len(row[0]) for row in rows), default=8)
+    for scenario_id, verdict, seconds in rows:
+        print(f"{scenario_id.ljust(width)}  {duration_text(seconds).rjust(7)}  {verdict}")
+    print(f"{'total'.ljust(width)}  {duration_text(float(report['duration_s'])).rjust(7)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

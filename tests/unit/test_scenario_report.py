@@ -117,3 +117,21 @@ def test_markdown_names_the_image_set_and_shows_the_timeline(reports: tuple[RunR
     assert "| 3 | Never \\| reached | succeeds | – skipped |" in text  # table cells escaped
     assert "````text" in text  # fence longer than the evidence's own backticks
     assert "✗ **rhdemo-app health** — expected healthy; observed not ready: 0/1 pods ready" in text
+
+
+def test_durations_printer_reads_the_json_report(reports: tuple[RunResult, dict[str, Path]], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run, paths = reports
+    done = subprocess.run([sys.executable, "-m", "lab.scenario.report", str(paths[".json"])],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == sorted((s.id for s in run.scenarios),
+                                                         key=lambda i: -next(s.duration for s in run.scenarios if s.id == i)) + ["total"]
+    assert lines[0].split()[-1] in ("passed", "deviation")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    failed = subprocess.run([sys.executable, "-m", "lab.scenario.report", str(bad)], capture_output=True, text=True, check=False)
+    assert failed.returncode == 2 and "cannot read the scenario report" in failed.stderr and "Traceback" not in failed.stderr
