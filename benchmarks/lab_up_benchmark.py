@@ -1,0 +1,65 @@
+"""Times `lab up`: cold (node image present, no cluster), warm no-op, and helm upgrade -> app ready.
+
+Usage (like CI): RHDEMO_LAB_NODE_IMAGE=localhost/rhdemo-lab/kind-node:v1.34.4 RHDEMO_LAB_IMAGE_SET=local \\
+    python benchmarks/lab_up_benchmark.py [--cluster rhdemo-lab-bench] [--keep]
+Runs on its own cluster and free host ports; deletes it at the end unless --keep. Prints, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import time
+from dataclasses import replace
+
+from lab.config import load_config
+from lab.runner import Runner
+from lab.stack import Stack
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cluster", default="rhdemo-lab-bench")
+    parser.add_argument("--keep", action="store_true", help="keep the cluster afterwards")
+    args = parser.parse_args()
+    env = {**os.environ, "RHDEMO_LAB_CLUSTER_NAME": args.cluster, "RHDEMO_LAB_APP_HOST_PORT": str(free_port()),
+           "RHDEMO_LAB_ACTUATOR_HOST_PORT": str(free_port())}
+    config = load_config({}, env=env)
+    print(f"cluster {config.cluster_name}, node image {config.node_image or 'kind default'}, "
+          f"image set {config.image_set}")
+
+    def fresh_stack(set_values: tuple[tuple[str, str], ...] = ()) -> Stack:
+        cfg = replace(config, set_values=config.set_values + set_values)
+        return Stack(cfg, Runner(tool_dirs=cfg.tool_dirs, default_timeout=cfg.timeouts.command))
+
+    fresh_stack().down()
+    try:
+        started = time.monotonic()
+        cold = fresh_stack().up()
+        print(f"lab up cold (node image present):  {time.monotonic() - started:7.1f}s "
+              f"(cluster {cold.cluster_action}, {len(cold.images_built)} built, {len(cold.images_loaded)} loaded, "
+              f"helm -> ready {cold.helm_to_ready_seconds or 0:.1f}s)")
+
+        started = time.monotonic()
+        warm = fresh_stack().up()
+        print(f"lab up warm no-op:                 {time.monotonic() - started:7.1f}s "
+              f"(release {warm.release_action}, {len(warm.images_loaded)} loaded)")
+
+        # A values change forces an upgrade: helm upgrade -> every component ready again.
+        upgrade = fresh_stack((("tests.enabled", "false"),)).up()
+        print(f"helm upgrade -> app ready:         {upgrade.helm_to_ready_seconds or 0:7.1f}s "
+              f"(revision {upgrade.revision})")
+    finally:
+        if not args.keep:
+            fresh_stack().down()
+
+
+if __name__ == "__main__":
+    main()
