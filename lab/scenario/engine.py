@@ -93,7 +93,7 @@ class ScenarioResult:
     duration: float = 0.0
     records: list[StepRecord] = field(default_factory=list)
     kept: bool = False
-    stopped: str = ""  # why the scenario did not run to its end ("fail-fast", "setup deviation", "stopped by the user")
+    stopped: str = ""  # why the scenario did not run to its end ("fail-fast", "a setup step deviated", "by the user at a pause")
 
     @property
     def verdict(self) -> Verdict:
@@ -276,7 +276,7 @@ class Engine:
                 if self.options.pause:
                     if not self.observer.pause(record):
                         run.interrupted = True
-                        result.stopped = "stopped by the user"
+                        result.stopped = "by the user at a pause"
                         stop_all = True
                         break
                     self._last_snapshot = _UNKNOWN  # a human may have changed things meanwhile

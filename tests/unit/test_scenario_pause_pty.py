@@ -165,5 +165,5 @@ def test_q_at_a_pause_stops_the_run_and_still_cleans_up(terminal) -> None:  # ty
     assert exit_code == 130, term.plain()
     assert _marks(marks) == []
     out = term.plain()
-    assert "stopped: stopped by the user" in out
+    assert "stopped: by the user at a pause" in out
     assert "✓ C1. tear down the release and namespace" in out
