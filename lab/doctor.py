@@ -206,6 +206,9 @@ def check_images(config: LabConfig, docker_client: Any) -> list[Check]:
                                 "build them: `bash .ci/lib/build-images.sh`, or use --image-set public"))
         else:
             checks.append(Check("local image set", True, "every local image is in Docker"))
+    if not (config.app_stub_path / "Dockerfile").is_file():
+        checks.append(Check("app stub", False, f"no Dockerfile in {config.app_stub_path}",
+                            "set app_stub_path in lab.toml (or RHDEMO_LAB_APP_STUB_PATH) to the stub's directory"))
     if not (config.chart_path / "Chart.yaml").is_file():
         checks.append(Check("chart", False, f"no chart at {config.chart_path}", "set chart_path in lab.toml"))
     if config.ca_cert is not None and not config.ca_cert.is_file():
