@@ -27,7 +27,7 @@ _MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_PAGE_SIZE = 2000
 _REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
             500: "Internal Server Error", 503: "Service Unavailable"}
-HEALTH_TIMEOUT_SECONDS = 3.0
+HEALTH_TIMEOUT_SECONDS = 1.0  # under a kubelet probe's default 1 s timeout budget
 
 
 @dataclass
