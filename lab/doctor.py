@@ -190,7 +190,10 @@ def check_images(config: LabConfig, docker_client: Any) -> list[Check]:
     if docker_client is None:
         return []
     builder = images_mod.ImageBuilder(docker_client)
-    checks = []
+    checks = [Check("image set", True, f"{config.image_set}" + {
+        "public": " (the chart's public images: the cluster must be able to pull them)",
+        "local": " (built here by .ci/lib/build-images.sh; the Debian-based PostgreSQL 17 stands in for postgres:16-alpine)",
+        "mirror": " (pulled through the mirror)"}[config.image_set.kind])]
     if config.node_image:
         if builder.image_id(config.node_image):
             checks.append(Check("node image", True, config.node_image))
