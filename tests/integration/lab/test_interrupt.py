@@ -1,0 +1,40 @@
+"""Ctrl-C during `lab up`: a clean stop, exit 130, no traceback, no child left running.
+(kind is replaced at the process boundary by a script that hangs, so the interrupt lands mid-command.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+
+def test_ctrl_c_mid_command(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "kind-started"
+    (bin_dir / "kind").write_text(f"#!/bin/sh\necho $$ > {marker}\nexec sleep 60\n")
+    (bin_dir / "kind").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "RHDEMO_LAB_TOOL_DIRS": str(bin_dir),
+           "RHDEMO_LAB_CLUSTER_NAME": "rhdemo-lab-interrupt-test", "RHDEMO_LAB_STATE_DIR": str(tmp_path / "state"),
+           "NO_COLOR": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "lab", "up"], env=env, cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "kind was never called"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stdout + stderr
+    assert "interrupted" in stderr and "Traceback" not in stdout + stderr
+    kind_pid = int(marker.read_text())
+    time.sleep(0.5)
+    assert not Path(f"/proc/{kind_pid}").exists(), "the interrupted kind is still running"
