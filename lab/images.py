@@ -99,12 +99,43 @@ def app_build_args(config: LabConfig, release: str) -> dict[str, str]:
             args["BASE_IMAGE"] = mirror_reference(default, config.image_set.mirror_prefix)
     if config.ca_cert is not None:
         # A CA certificate is public: passing its PEM as a build arg is fine (and changes the tag, as it should).
-        try:
-            args["EXTRA_CA_CERT"] = config.ca_cert.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise LabError(f"cannot read the CA certificate {config.ca_cert}: {exc.strerror}",
-                           "pass a readable PEM file to --ca-cert, e.g. /etc/ssl/certs/ca-certificates.crt") from None
+        extra = extra_ca_pem(config.ca_cert)
+        if extra:
+            args["EXTRA_CA_CERT"] = extra
     return args
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
+# A build arg becomes an environment variable of the RUN step: Linux caps one at 128 KiB.
+MAX_BUILD_ARG_BYTES = 120_000
+
+
+def _pem_blocks(text: str) -> list[str]:
+    return _PEM_BLOCK.findall(text)
+
+
+def _pem_key(block: str) -> str:
+    return "".join(block.split())
+
+
+def extra_ca_pem(path: Path) -> str:
+    """The certificates of `path` that are not in Mozilla's public set (certifi): a whole system bundle
+    (/etc/ssl/certs/ca-certificates.crt) reduces to the locally added CAs, e.g. the TLS-inspecting proxy's."""
+    try:
+        blocks = _pem_blocks(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        raise LabError(f"cannot read the CA certificate {path}: {exc.strerror}",
+                       "pass a readable PEM file to --ca-cert, e.g. /etc/ssl/certs/ca-certificates.crt") from None
+    if not blocks:
+        raise LabError(f"{path} contains no PEM certificate", "pass a PEM file (-----BEGIN CERTIFICATE-----)")
+    import certifi
+
+    public = {_pem_key(block) for block in _pem_blocks(Path(certifi.where()).read_text(encoding="utf-8"))}
+    extra = "\n".join(block for block in blocks if _pem_key(block) not in public)
+    if len(extra.encode()) > MAX_BUILD_ARG_BYTES:
+        raise LabError(f"{path} adds {len(extra) // 1024} KiB of CA certificates beyond the public set: too big for a build arg",
+                       "pass only your proxy's CA certificate to --ca-cert")
+    return extra + "\n" if extra else ""
 
 
 def app_images(config: LabConfig) -> list[AppImage]:

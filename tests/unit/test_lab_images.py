@@ -118,3 +118,22 @@ def _stub(tmp_path: Path) -> Path:
     stub.mkdir()
     (stub / "Dockerfile").write_text("FROM scratch\n")
     return stub
+
+
+def test_extra_ca_keeps_only_certificates_beyond_the_public_set(tmp_path: Path) -> None:
+    import certifi
+
+    from lab.images import _pem_blocks, extra_ca_pem
+
+    public = _pem_blocks(Path(certifi.where()).read_text())[:3]
+    proxy = "-----BEGIN CERTIFICATE-----\nTUlJQnByb3h5\n-----END CERTIFICATE-----"
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("\n".join([public[0], proxy, *public[1:]]) + "\n")
+    assert extra_ca_pem(bundle) == proxy + "\n"
+    only_public = tmp_path / "public.pem"
+    only_public.write_text("\n".join(public))
+    assert extra_ca_pem(only_public) == ""
+    not_pem = tmp_path / "x.pem"
+    not_pem.write_text("hello")
+    with pytest.raises(LabError, match="no PEM certificate"):
+        extra_ca_pem(not_pem)
