@@ -12,6 +12,9 @@ log "🔑 surveillance du mot de passe du rôle ${SYNC_ROLE} (fichier ${PASSWORD
 while :; do
   if [ ! -r "$PASSWORD_FILE" ]; then
     log "⚠️  ${PASSWORD_FILE} illisible, nouvelle tentative dans ${interval} s"
+  elif [ ! -s "$PASSWORD_FILE" ]; then
+    # An empty password would CLEAR the role's password (nobody could log in over TCP): refuse.
+    log "⚠️  ${PASSWORD_FILE} est vide : mot de passe non modifié"
   else
     # A digest of the file tells a change without keeping the password in a variable.
     current="$(sha256sum < "$PASSWORD_FILE" | cut -d ' ' -f 1)"

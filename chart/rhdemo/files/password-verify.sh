@@ -15,6 +15,6 @@ while :; do
     echo "   Vérifiez le conteneur password-sync : kubectl logs statefulset/${STATEFULSET} -c password-sync -n ${NAMESPACE}"
     exit 1
   fi
-  echo "⏳ Mot de passe pas encore appliqué (${error}), nouvelle tentative dans 5 s"
-  sleep 5
+  echo "⏳ Mot de passe pas encore appliqué (${error}), nouvelle tentative dans ${VERIFY_INTERVAL_SECONDS:-5} s"
+  sleep "${VERIFY_INTERVAL_SECONDS:-5}"
 done

@@ -1,0 +1,71 @@
+"""Run a script taken from a rendered container the way the container would: same shell family
+(POSIX `dash`, like the images' /bin/sh), the container's environment with secretKeyRef values
+substituted, the host's psql against the real PostgreSQL fixture."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# The images' /bin/sh is busybox ash (alpine) or dash (Debian): run with dash to stay POSIX.
+SHELL = shutil.which("dash") or "/bin/sh"
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+
+
+def container_env(c: dict[str, Any], secrets: dict[tuple[str, str], str],
+                  overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The container's env: literal values, secretKeyRef looked up in `secrets`, then `overrides`
+    (what differs between the pod and the test host: socket dir, port, mounted file paths)."""
+    env = dict(BASE_ENV)
+    for item in c.get("env", []):
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secrets[(ref["name"], ref["key"])]
+    env.update(overrides or {})
+    return env
+
+
+def run_script(script: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SHELL, "-c", script], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def start_script(script: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([SHELL, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+@dataclass
+class ProcessListSampler:
+    """Samples `ps -eo args` in a thread until stopped; `seen` holds every distinct command line."""
+
+    interval: float = 0.01
+    seen: set[str] = field(default_factory=set)
+    samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> ProcessListSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, errors="replace").stdout
+            self.seen.update(out.splitlines())
+            self.samples += 1
+            time.sleep(self.interval)
+
+    def contains(self, text: str) -> bool:
+        return any(text in line for line in self.seen)
