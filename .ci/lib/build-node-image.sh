@@ -133,8 +133,9 @@ python3 - "$kind_dir/pkg/build/nodeimage/const_storage.go" \
   "$LOCAL_IMAGE_PREFIX/local-path-helper:$DEBIAN_SUITE" > "$root/kind/manifests/default-storage.yaml" <<'PY'
 import re, sys
 src, provisioner, helper = sys.argv[1:]
-body = re.search(r"const defaultStorageManifest = `(.*?)`\n", open(src).read(), re.S).group(1)
-body = body.replace("` + storageProvisionerImage + `", provisioner).replace("` + storageHelperImage + `", helper)
+text = open(src).read()
+text = text.replace("` + storageProvisionerImage + `", provisioner).replace("` + storageHelperImage + `", helper)
+body = re.search(r"const defaultStorageManifest = `(.*?)`", text, re.S).group(1)
 assert "`" not in body and "storage" in body
 sys.stdout.write(body)
 PY

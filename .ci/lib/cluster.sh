@@ -29,6 +29,9 @@ YAML
     "$KIND" create cluster --name "$CLUSTER_NAME" --image "$NODE_IMAGE" --config "$config" --wait 4m
     rm -f "$config"
     kubectl --context "kind-$CLUSTER_NAME" wait --for=condition=Ready nodes --all --timeout=120s
+    for ns in kube-system local-path-storage; do
+      kubectl --context "kind-$CLUSTER_NAME" -n "$ns" wait --for=condition=Available deployment --all --timeout=180s
+    done
     ;;
   down)
     "$KIND" delete cluster --name "$CLUSTER_NAME"

@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.cluster.conftest import Cluster, tool
+from tests.cluster.conftest import CACHE_BIN, Cluster, tool
 
 pytestmark = pytest.mark.cluster
 
@@ -160,10 +160,19 @@ def test_pod_with_negative_oom_score_adj_starts(cluster: Cluster, namespace: str
     assert int(logs(cluster, namespace, "guaranteed").strip()) <= 0
 
 
-@pytest.mark.parametrize("helm_binary", ["helm"])
-def test_helm_install_upgrade_with_hook_and_rollback(cluster: Cluster, namespace: str, smoke_image: str,
-                                                     helm_binary: str) -> None:
-    helm = [tool(helm_binary), "--kube-context", cluster.context, "-n", namespace]
+def helm_of_major(major: int) -> str:
+    """The cached helm of that major (.ci/lib/install-helm.sh builds v3 and v4)."""
+    candidates = sorted(CACHE_BIN.glob(f"helm-v{major}.*"))
+    if not candidates:
+        pytest.fail(f"no helm v{major} in {CACHE_BIN}: run .ci/lib/install-helm.sh")
+    return str(candidates[-1])
+
+
+@pytest.mark.parametrize("helm_major", [3, 4])
+def test_helm_install_upgrade_with_hook_and_rollback(cluster: Cluster, smoke_image: str, helm_major: int) -> None:
+    namespace = f"smoke-helm{helm_major}-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", namespace)
+    helm = [helm_of_major(helm_major), "--kube-context", cluster.context, "-n", namespace]
 
     def run(*args: str) -> str:
         result = subprocess.run([*helm, *args], capture_output=True, text=True, timeout=300)
@@ -183,3 +192,5 @@ def test_helm_install_upgrade_with_hook_and_rollback(cluster: Cluster, namespace
     assert message() == "first"
     history = json.loads(run("history", "smoke", "-o", "json"))
     assert [h["revision"] for h in history] == [1, 2, 3]
+    run("uninstall", "smoke", "--wait")
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
