@@ -14,6 +14,10 @@
 # One TIMING line per image.
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../versions-images.env
+source "$CI_DIR/versions-images.env"
+# Failures inside $(...) must stop the build too.
+shopt -s inherit_errexit
 
 REPO_ROOT="$(cd "$CI_DIR/.." && pwd)"
 IMAGES_DIR="$REPO_ROOT/images"
@@ -70,32 +74,38 @@ DEBIAN_KEY="$(key_of "recipe=$RECIPE_VERSION" debian "suite=$DEBIAN_SUITE" "$(ha
 PYTHON_KEY="$(key_of "recipe=$RECIPE_VERSION" python "$DEBIAN_KEY" "$(hash_inputs images/python)")"
 POSTGRES_KEY="$(key_of "recipe=$RECIPE_VERSION" postgres "$DEBIAN_KEY" "$(hash_inputs images/postgres)")"
 JRE_KEY="$(key_of "recipe=$RECIPE_VERSION" jre "$DEBIAN_KEY" "$(hash_inputs images/jre)")"
-FLYWAY_KEY="$(key_of "recipe=$RECIPE_VERSION" flyway "$JRE_KEY" "flyway=$FLYWAY_VERSION" "$(hash_inputs images/flyway)")"
-KEYCLOAK_KEY="$(key_of "recipe=$RECIPE_VERSION" keycloak "$JRE_KEY" "keycloak=$KEYCLOAK_VERSION" "$(hash_inputs images/keycloak)")"
+FLYWAY_KEY="$(key_of "recipe=$RECIPE_VERSION" flyway "$JRE_KEY" "flyway=$FLYWAY_VERSION" "$FLYWAY_COMMANDLINE_TAR_GZ_SHA256" "$(hash_inputs images/flyway)")"
+KEYCLOAK_KEY="$(key_of "recipe=$RECIPE_VERSION" keycloak "$JRE_KEY" "keycloak=$KEYCLOAK_VERSION" "$KEYCLOAK_DIST_ZIP_SHA256" "$(hash_inputs images/keycloak)")"
 
-# maven_fetch GROUP_PATH ARTIFACT VERSION FILE_SUFFIX DEST_DIR: downloads once into the machine
-# cache, verified against Maven Central's .sha1; prints the file's path.
+# maven_fetch GROUP_PATH ARTIFACT VERSION FILE_SUFFIX DEST_DIR SHA256: downloads once into the
+# machine cache; checked against the pinned SHA-256 and, when Maven Central publishes one, its .sha1.
+# Prints the file's path.
 maven_fetch() {
-  local group_path="$1" artifact="$2" version="$3" suffix="$4" dest="$5"
+  local group_path="$1" artifact="$2" version="$3" suffix="$4" dest="$5" sha256="$6"
   local file="$artifact-$version$suffix"
   local url="$MAVEN_CENTRAL/$group_path/$artifact/$version/$file"
+  [[ -n "$sha256" ]] || { log "no SHA-256 pinned for $file in .ci/versions-images.env"; return 1; }
   mkdir -p "$dest"
-  if [[ -f "$dest/$file" && -f "$dest/$file.verified" ]]; then
+  if [[ -f "$dest/$file" ]] && sha256sum --quiet --check <<<"$sha256  $dest/$file" >/dev/null 2>&1; then
     echo "$dest/$file"; return 0
   fi
   log "downloading $url"
   curl -fsSL --retry 3 -o "$dest/$file.part" "$url"
-  curl -fsSL --retry 3 -o "$dest/$file.sha1" "$url.sha1"
-  local expected actual
-  expected="$(tr -d ' \n' <"$dest/$file.sha1" | cut -c1-40)"
-  actual="$(sha1sum "$dest/$file.part" | cut -d' ' -f1)"
-  if [[ "$expected" != "$actual" ]]; then
-    log "checksum mismatch for $file: Maven Central says $expected, downloaded $actual"
-    rm -f "$dest/$file.part"
-    return 1
+  local published_sha1
+  if published_sha1="$(curl -fsSL --retry 3 "$url.sha1" 2>/dev/null)"; then
+    published_sha1="$(tr -d ' \n' <<<"$published_sha1" | cut -c1-40)"
+    if [[ "$(sha1sum "$dest/$file.part" | cut -d' ' -f1)" != "$published_sha1" ]]; then
+      log "$file does not match the .sha1 Maven Central publishes ($published_sha1)"
+      rm -f "$dest/$file.part"; return 1
+    fi
+  fi
+  local actual
+  actual="$(sha256sum "$dest/$file.part" | cut -d' ' -f1)"
+  if [[ "$actual" != "$sha256" ]]; then
+    log "$file: SHA-256 $actual, pinned $sha256"
+    rm -f "$dest/$file.part"; return 1
   fi
   mv "$dest/$file.part" "$dest/$file"
-  touch "$dest/$file.verified"
   echo "$dest/$file"
 }
 
@@ -169,19 +179,29 @@ build_jre() {
 
 build_flyway() {
   local archive context
-  archive="$(maven_fetch org/flywaydb flyway-commandline "$FLYWAY_VERSION" .tar.gz "$RHDEMO_LAB_CACHE/flyway/$FLYWAY_VERSION")"
+  archive="$(maven_fetch org/flywaydb flyway-commandline "$FLYWAY_VERSION" .tar.gz \
+    "$RHDEMO_LAB_CACHE/flyway/$FLYWAY_VERSION" "$FLYWAY_COMMANDLINE_TAR_GZ_SHA256")"
   context="$(new_context flyway)"
-  ln "$archive" "$context/flyway-commandline.tar.gz" 2>/dev/null || cp "$archive" "$context/flyway-commandline.tar.gz"
+  mkdir "$context/flyway"
+  tar -xzf "$archive" -C "$context/flyway" --strip-components=1 --no-same-owner
+  mkdir -p "$context/flyway/sql" "$context/flyway/conf"
+  chmod -R a+rX,go-w "$context/flyway"
+  chmod a+x "$context/flyway/flyway"
   docker_build "$1" "$2" "$context" --build-arg "BASE_IMAGE=$LOCAL_JRE_IMAGE" --build-arg "FLYWAY_VERSION=$FLYWAY_VERSION"
 }
 
 build_keycloak() {
   local archive context
-  archive="$(maven_fetch org/keycloak keycloak-quarkus-dist "$KEYCLOAK_VERSION" .zip "$RHDEMO_LAB_CACHE/keycloak/$KEYCLOAK_VERSION")"
+  archive="$(maven_fetch org/keycloak keycloak-quarkus-dist "$KEYCLOAK_VERSION" .zip \
+    "$RHDEMO_LAB_CACHE/keycloak/$KEYCLOAK_VERSION" "$KEYCLOAK_DIST_ZIP_SHA256")"
   context="$(new_context keycloak)"
   unzip -q "$archive" -d "$context/unpacked"
   mv "$context/unpacked/keycloak-$KEYCLOAK_VERSION" "$context/keycloak"
   rm -rf "$context/unpacked"
+  mkdir -p "$context/keycloak/data"
+  # Like the official image: the root group may write everywhere (arbitrary uid in group 0).
+  chmod -R g+rwX "$context/keycloak"
+  test -x "$context/keycloak/bin/kc.sh"
   docker_build "$1" "$2" "$context" --build-arg "BASE_IMAGE=$LOCAL_JRE_IMAGE" --build-arg "KEYCLOAK_VERSION=$KEYCLOAK_VERSION"
 }
 
