@@ -29,6 +29,9 @@ LOCAL_APP_REPOSITORY="$LOCAL_IMAGE_PREFIX/rhdemo-app"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 MAVEN_CENTRAL="${MAVEN_CENTRAL:-https://repo.maven.apache.org/maven2}"
+# CAs beyond the public set (e.g. a TLS-inspecting proxy's), PEM: by default the locally added
+# ones (Debian's /usr/local/share/ca-certificates), not the whole system bundle (too big a build arg).
+EXTRA_CA_FILE="${RHDEMO_LAB_EXTRA_CA_FILE:-}"
 # Docker 26 without buildx: the classic builder (no BuildKit) is what is installed here.
 export DOCKER_BUILDKIT=0
 
@@ -208,9 +211,18 @@ build_keycloak() {
 # The stub app, both releases, for the cluster smoke test (the lab builds its own content-hash tags).
 build_app_release() {
   local tag="$1" key="$2" release="${1##*:}"
+  # pip in the stub's build stage goes through the TLS-inspecting proxy: hand it the host's CA
+  # bundle (public certificates; the stub's Dockerfile keeps it out of the final image).
+  local ca_args=() extra_ca=""
+  if [[ -n "$EXTRA_CA_FILE" ]]; then
+    extra_ca="$(<"$EXTRA_CA_FILE")"
+  elif compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    extra_ca="$(cat /usr/local/share/ca-certificates/*.crt)"
+  fi
+  [[ -n "$extra_ca" ]] && ca_args=(--build-arg "EXTRA_CA_CERT=$extra_ca")
   docker build --pull=false --rm --force-rm --label "$CACHE_LABEL=$key" --tag "$tag" \
     --build-arg "BASE_IMAGE=$LOCAL_PYTHON_BASE_IMAGE" --build-arg "APP_VERSION=$release" \
-    "$REPO_ROOT/app-stub"
+    "${ca_args[@]}" "$REPO_ROOT/app-stub"
 }
 
 build_app() {
