@@ -91,7 +91,7 @@ Usage: include "rhdemo.secretChecksum" (dict "root" $ "secret" "n" "key" "k" "cr
 {{- $live := lookup "v1" "Secret" (include "rhdemo.namespace" .root) .secret -}}
 {{- $data := dict -}}
 {{- if and $live $live.data -}}{{- $data = $live.data -}}{{- end -}}
-{{- index $data .key | default "" | sha256sum -}}
+{{- index $data .key | default "" | b64dec | sha256sum -}}
 {{- end -}}
 {{- end -}}
 

@@ -5,12 +5,9 @@ the scenarios rely on (seed names, hook phases, checksums, secure defaults, no s
 from __future__ import annotations
 
 import hashlib
-import http.server
 import itertools
 import json
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from tests.integration.chart.chartlib import (
     CHART, FIXED_PASSWORDS, KUBERNETES_VERSION, LOCAL_IMAGE_SET, MIGRATION_MODES, PASSWORD_SYNC_MODES,
     Helm, container, find, names, pod_spec, render, set_args,
 )
+from tests.integration.chart.fakeapi import FakeApiServer
 
 pytestmark = pytest.mark.integration
 
@@ -241,62 +239,10 @@ def test_wrong_values_fail_with_a_readable_message(helm: Helm, values: dict[str,
     assert message in result.stderr, result.stderr
 
 
-def _resources(group_version: str, kinds: dict[str, str]) -> dict[str, Any]:
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": [{"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
-                           "verbs": ["create", "get", "list"]} for kind, plural in kinds.items()]}
-
-
-_DISCOVERY: dict[str, Any] = {
-    "/version": {"major": "1", "minor": "34", "gitVersion": "v1.34.0"},
-    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
-    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-        {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
-         "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}} for g in ("apps", "batch")]},
-    "/api/v1": _resources("v1", {"Secret": "secrets", "ConfigMap": "configmaps", "Service": "services",
-                                 "Pod": "pods"}),
-    "/apis/apps/v1": _resources("apps/v1", {"Deployment": "deployments", "StatefulSet": "statefulsets"}),
-    "/apis/batch/v1": _resources("batch/v1", {"Job": "jobs"}),
-}
-
-
-@pytest.fixture
-def discovery_only_kubeconfig(tmp_path: Path) -> Iterator[Path]:
-    """`helm install --dry-run=client` still asks the API server for its version and API discovery:
-    a stand-in answering only those (Kubernetes 1.34), so the NOTES render without a cluster."""
-
-    class VersionHandler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            answers = _DISCOVERY
-            path = self.path.split("?", 1)[0]
-            if path in answers:
-                body = json.dumps(answers[path]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-            else:
-                self.send_response(404)
-                self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), VersionHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-        "users": [{"name": "fake", "user": {}}]}))
-    yield kubeconfig
-    server.shutdown()
-
-
-def test_notes_tell_how_to_reach_the_app_without_printing_the_password(helm: Helm, discovery_only_kubeconfig: Path) -> None:
-    result = subprocess.run([str(helm.path), "install", "rhdemo", str(CHART), "--dry-run=client",
-                             "--kubeconfig", str(discovery_only_kubeconfig), "--disable-openapi-validation",
+def test_notes_tell_how_to_reach_the_app_without_printing_the_password(helm: Helm, tmp_path: Path) -> None:
+    with FakeApiServer() as api:
+        result = subprocess.run([str(helm.path), "install", "rhdemo", str(CHART), "--dry-run=client",
+                             "--kubeconfig", str(api.kubeconfig(tmp_path)), "--disable-openapi-validation",
                              "--namespace", "rhdemo-stagingkub", *set_args(FIXED_PASSWORDS)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     notes = result.stdout.split("NOTES:", 1)[1]

@@ -1,0 +1,98 @@
+"""A stand-in for the Kubernetes API server that answers only what `helm install --dry-run` and
+`helm template --dry-run=server` ask: version, API discovery, and reads of Secrets (the chart's
+`lookup`). It lets the tests check, without a cluster, what the chart does with a live Secret."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _resources(group_version: str, kinds: dict[str, str]) -> dict[str, Any]:
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+            "resources": [{"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
+                           "verbs": ["create", "get", "list"]} for kind, plural in kinds.items()]}
+
+
+_DISCOVERY: dict[str, Any] = {
+    "/version": {"major": "1", "minor": "34", "gitVersion": "v1.34.0"},
+    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+        {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+         "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}} for g in ("apps", "batch")]},
+    "/api/v1": _resources("v1", {"Secret": "secrets", "ConfigMap": "configmaps", "Service": "services",
+                                 "Pod": "pods"}),
+    "/apis/apps/v1": _resources("apps/v1", {"Deployment": "deployments", "StatefulSet": "statefulsets"}),
+    "/apis/batch/v1": _resources("batch/v1", {"Job": "jobs"}),
+}
+
+
+class FakeApiServer:
+    """Usage: with FakeApiServer(secrets={("ns", "name"): {"password": "B"}}) as api: api.kubeconfig(dir)"""
+
+    def __init__(self, secrets: dict[tuple[str, str], dict[str, str]] | None = None) -> None:
+        self.secrets = secrets or {}
+        self.requests: list[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                path = self.path.split("?", 1)[0]
+                fake.requests.append(path)
+                status, body = fake.answer(path)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def answer(self, path: str) -> tuple[int, dict[str, Any]]:
+        if path in _DISCOVERY:
+            return 200, _DISCOVERY[path]
+        parts = path.strip("/").split("/")
+        # /api/v1/namespaces/<ns>/secrets[/<name>]
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) >= 5 and parts[4] == "secrets":
+            namespace = parts[3]
+            if len(parts) == 5:  # a list (helm's release storage): no release yet
+                return 200, {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []}
+            data = self.secrets.get((namespace, parts[5]))
+            if data is not None:
+                return 200, {"kind": "Secret", "apiVersion": "v1", "type": "Opaque",
+                             # Owned by the release (created by helm install, data changed by kubectl
+                             # apply, which leaves helm's labels and annotations in place).
+                             "metadata": {"name": parts[5], "namespace": namespace,
+                                          "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                                          "annotations": {"meta.helm.sh/release-name": "rhdemo",
+                                                          "meta.helm.sh/release-namespace": namespace}},
+                             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+        return 404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                     "code": 404, "message": f"{path} not found"}
+
+    def kubeconfig(self, directory: Path) -> Path:
+        path = directory / "kubeconfig"
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self._server.server_port}"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+            "users": [{"name": "fake", "user": {}}]}))
+        return path
+
+    def __enter__(self) -> FakeApiServer:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
