@@ -106,9 +106,30 @@ post-install,post-upgrade
 {{- end -}}
 {{- end -}}
 
-{{/* Hook events of the migration Jobs and their ConfigMaps. */}}
+{{/*
+Hook events of the migration Jobs (sql-job, flyway-job); empty = not a hook.
+Default: on install the Job is a regular resource of the release (created with the database, it
+waits for it; a pre-install hook would wait for a database not created yet, and a post-install hook
+never runs under `helm install --wait` while the app waits for the schema); on upgrade a pre-upgrade
+hook, so the schema is migrated before the new app rolls. migrations.hookEvents overrides both
+(e.g. "pre-install,pre-upgrade" reproduces the seed's first-install deadlock).
+*/}}
 {{- define "rhdemo.migrations.hookEvents" -}}
-{{- .Values.migrations.hookEvents | default "post-install,pre-upgrade" -}}
+{{- if .Values.migrations.hookEvents -}}
+{{- .Values.migrations.hookEvents -}}
+{{- else if not .Release.IsInstall -}}
+pre-upgrade
+{{- end -}}
+{{- end -}}
+
+{{/* Hook metadata of a migration Job (nothing when it is a regular resource). */}}
+{{- define "rhdemo.migrations.jobHookAnnotations" -}}
+{{- with include "rhdemo.migrations.hookEvents" . -}}
+annotations:
+  "helm.sh/hook": {{ . }}
+  "helm.sh/hook-weight": "0"
+  "helm.sh/hook-delete-policy": before-hook-creation,hook-succeeded
+{{- end -}}
 {{- end -}}
 
 {{/* Spring's ddl-auto for the chosen migrations.mode. */}}
@@ -188,4 +209,20 @@ Usage: include "rhdemo.waitForDb" (dict "root" $ "name" "postgresql-rhdemo")
 {{- define "rhdemo.postgresql.enabled" -}}
 {{- $pg := index .root.Values .name -}}
 {{- if and $pg.enabled (or (ne .name "postgresql-keycloak") .root.Values.keycloak.enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Versions the migration Job records for migrations.files: sql-job records the file name without
+.sql; Flyway the version of V<version>__<description>.sql ("_" read as "."; repeatables have none).
+*/}}
+{{- define "rhdemo.migrations.expectedVersions" -}}
+{{- $versions := list -}}
+{{- range $file, $content := .Values.migrations.files -}}
+{{- if eq $.Values.migrations.mode "sql-job" -}}
+{{- $versions = append $versions (trimSuffix ".sql" $file) -}}
+{{- else if regexMatch "^V.+?__" $file -}}
+{{- $versions = append $versions (regexReplaceAll "^V(.+?)__.*$" $file "${1}" | replace "_" ".") -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $versions -}}
 {{- end -}}

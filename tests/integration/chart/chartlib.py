@@ -83,10 +83,10 @@ def set_args(values: dict[str, Any]) -> list[str]:
 
 
 def render(helm: Helm, values: dict[str, Any] | None = None, files: Iterable[Path] = (),
-           release: str = "rhdemo", revision: int | None = None) -> list[dict[str, Any]]:
-    """`helm template` with the hooks and tests included; returns the objects."""
+           release: str = "rhdemo", revision: int | None = None, upgrade: bool = False) -> list[dict[str, Any]]:
+    """`helm template` (as an install, or as an upgrade) with the hooks and tests; returns the objects."""
     args = [str(helm.path), "template", release, str(CHART), "--namespace", "rhdemo-stagingkub",
-            "--kube-version", f"{KUBERNETES_VERSION}.0"]
+            "--kube-version", f"{KUBERNETES_VERSION}.0", *(["--is-upgrade"] if upgrade else [])]
     for f in files:
         args += ["-f", str(f)]
     args += set_args({**FIXED_PASSWORDS, **(values or {})})

@@ -67,7 +67,10 @@ def _validate(obj: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("sync", "migrations", "keycloak"), COMBINATIONS,
                          ids=[f"{s}-{m}-{'kc' if k else 'nokc'}" for s, m, k in COMBINATIONS])
 def test_every_combination_renders_valid_objects(helm: Helm, sync: str, migrations: str, keycloak: bool) -> None:
-    docs = render(helm, {"passwordSync.mode": sync, "migrations.mode": migrations, "keycloak.enabled": keycloak})
+    values = {"passwordSync.mode": sync, "migrations.mode": migrations, "keycloak.enabled": keycloak}
+    for obj in render(helm, values, upgrade=True):  # hooks differ between install and upgrade
+        _validate(obj)
+    docs = render(helm, values)
     for obj in docs:
         _validate(obj)
     kinds = names(docs)
@@ -92,6 +95,7 @@ def test_every_combination_renders_valid_objects(helm: Helm, sync: str, migratio
     assert init_names[0] == "wait-for-db"
     assert ("wait-for-keycloak" in init_names) == keycloak
     assert ("init-schema" in init_names) == (migrations == "init-container")
+    assert ("wait-for-schema" in init_names) == (migrations in ("sql-job", "flyway-job"))
     db_pod = pod_spec(find(docs, "StatefulSet", "postgresql-rhdemo"))
     assert ("password-sync" in [c["name"] for c in db_pod["containers"]]) == (sync == "robust")
 
@@ -109,25 +113,35 @@ def _hook(obj: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("migrations", ["sql-job", "flyway-job"])
-def test_default_hooks_never_run_before_the_database_exists(helm: Helm, migrations: str) -> None:
-    """A pre-install hook waiting for a database of the same release deadlocks; none by default."""
-    docs = render(helm, {"migrations.mode": migrations})
-    hooks = [d for d in docs if _hook(d) and _hook(d) != "test"]
-    assert hooks
-    for obj in hooks:
-        assert "pre-install" not in _hook(obj).split(","), obj["metadata"]["name"]
-        assert "ttlSecondsAfterFinished" not in obj.get("spec", {}), obj["metadata"]["name"]
-    jobs = {d["metadata"]["name"]: d for d in hooks if d["kind"] == "Job"}
-    assert _hook(jobs["postgresql-rhdemo-password-sync-1"]) == "post-install,post-upgrade"
-    assert _hook(jobs[f"{'schema' if migrations == 'sql-job' else 'flyway'}-migration-1"]) == "post-install,pre-upgrade"
-    # The migration files are hooks too, created before the Job (lower weight): a pre-upgrade Job
-    # must read the NEW files, and regular resources are updated only after pre-upgrade hooks.
-    configmap = find(docs, "ConfigMap", "schema-migrations" if migrations == "sql-job" else "flyway-migrations")
-    assert _hook(configmap) == "post-install,pre-upgrade"
-    assert int(configmap["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0
-    # Failed Jobs stay for inspection; succeeded ones are cleaned up.
-    for job in jobs.values():
-        assert job["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+def test_default_hooks_never_wait_for_what_the_release_has_not_created(helm: Helm, migrations: str) -> None:
+    """A pre-install hook waiting for the release's database deadlocks; so does a post-install hook
+    under `helm install --wait` when the app needs its work. By default: on install the migration
+    Job is a regular resource (created with the database, it waits for it) and the app waits for the
+    schema; on upgrade it is a pre-upgrade hook (the schema is migrated before the app rolls)."""
+    job_name = f"{'schema' if migrations == 'sql-job' else 'flyway'}-migration-1"
+    configmap_name = "schema-migrations" if migrations == "sql-job" else "flyway-migrations"
+    for upgrade in (False, True):
+        docs = render(helm, {"migrations.mode": migrations}, upgrade=upgrade)
+        hooks = [d for d in docs if _hook(d) and _hook(d) != "test"]
+        for obj in hooks:
+            if obj["kind"] == "Job":
+                assert "pre-install" not in _hook(obj).split(","), obj["metadata"]["name"]
+            assert "ttlSecondsAfterFinished" not in obj.get("spec", {}), obj["metadata"]["name"]
+        job = find(docs, "Job", job_name)
+        assert _hook(job) == ("pre-upgrade" if upgrade else "")
+        assert _hook(find(docs, "Job", "postgresql-rhdemo-password-sync-1")) == "post-install,post-upgrade"
+        # The migration files need no database: a pre-install,pre-upgrade hook, created before the
+        # Job in both phases, so a pre-upgrade Job reads the NEW files (regular resources are updated
+        # only after the pre-upgrade hooks).
+        configmap = find(docs, "ConfigMap", configmap_name)
+        assert _hook(configmap) == "pre-install,pre-upgrade"
+        assert int(configmap["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0
+        # Failed hook Jobs stay for inspection; succeeded ones are cleaned up.
+        for obj in hooks:
+            if obj["kind"] == "Job":
+                assert obj["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+        app_init = [c["name"] for c in pod_spec(find(docs, "Deployment", "rhdemo-app"))["initContainers"]]
+        assert "wait-for-schema" in app_init
 
 
 def test_seed_mode_is_the_analysis_job(helm: Helm) -> None:
@@ -150,6 +164,8 @@ def test_hook_events_reproduce_the_pre_install_deadlock(helm: Helm) -> None:
                          "migrations.mode": "sql-job", "migrations.hookEvents": "pre-install,pre-upgrade"})
     for name in ("postgresql-rhdemo-password-sync-1", "schema-migration-1"):
         assert _hook(find(docs, "Job", name)) == "pre-install,pre-upgrade"
+    upgraded = render(helm, {"migrations.mode": "sql-job", "migrations.hookEvents": "post-install,pre-upgrade"}, upgrade=True)
+    assert _hook(find(upgraded, "Job", "schema-migration-1")) == "post-install,pre-upgrade"
 
 
 def _checksums(docs: list[dict[str, Any]]) -> dict[str, str]:

@@ -234,3 +234,55 @@ def test_flyway_job_migrates_with_the_real_flyway_cli(
     assert _columns(pg_server, db["name"], "employes")[-1] == "telephone"
     rows = _query(pg_server, db["name"], "SELECT version, success FROM flyway_schema_history ORDER BY installed_rank")
     assert rows == [("1", True), ("2", True)]
+
+
+def _wait_for_schema(docs: list[dict[str, Any]], db: dict[str, str]) -> tuple[str, dict[str, str]]:
+    wait = container(find(docs, "Deployment", "rhdemo-app"), "wait-for-schema")
+    env = container_env(wait, {("rhdemo-db-secret", "password"): db["password"]}, {"WAIT_INTERVAL_SECONDS": "1"})
+    return shell_script(wait), env
+
+
+def _still_waiting(script: str, env: dict[str, str], seconds: float = 3) -> str:
+    try:
+        result = run_script(script, env, timeout=seconds)
+    except subprocess.TimeoutExpired as waiting:
+        out = waiting.stdout or b""
+        return out.decode() if isinstance(out, bytes) else out
+    raise AssertionError(f"wait-for-schema returned early: {result.stdout}{result.stderr}")
+
+
+def test_app_waits_for_the_sql_job_to_record_every_version(
+        helm3: Helm, pg_server: PgServer, pg_database: dict[str, str], tmp_path: Path) -> None:
+    db = pg_database
+    files = {"V2__add_phone_column.sql": V2_TELEPHONE}
+    docs = render(helm3, _values(db, "sql-job", files))
+    script, env = _wait_for_schema(docs, db)
+    assert env["EXPECTED_VERSIONS"].split() == ["V1__initial_schema", "V2__add_phone_column"]
+    assert "Migrations pas encore appliquées" in _still_waiting(script, env)  # no table yet
+    assert SqlJob(helm3, db, tmp_path, files=_only({"V1__initial_schema.sql": find(
+        docs, "ConfigMap", "schema-migrations")["data"]["V1__initial_schema.sql"]})).run().returncode == 0
+    assert "(1)" in _still_waiting(script, env)  # V1 only: still waiting for V2
+    assert SqlJob(helm3, db, tmp_path, files=files).run().returncode == 0
+    done = run_script(script, env, timeout=20)
+    assert done.returncode == 0 and "✅ Schéma migré (2/2 migrations appliquées)" in done.stdout
+
+
+def test_app_waits_for_the_flyway_job(
+        helm3: Helm, pg_server: PgServer, pg_database: dict[str, str], tmp_path: Path) -> None:
+    db = pg_database
+    launcher = _flyway_launcher()
+    docs = render(helm3, _values(db, "flyway-job"))
+    script, env = _wait_for_schema(docs, db)
+    assert env["EXPECTED_VERSIONS"] == "1"
+    _still_waiting(script, env)
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    for name, content in find(docs, "ConfigMap", "flyway-migrations")["data"].items():
+        (sql_dir / name).write_text(content)
+    flyway = container(find(docs, "Job", "flyway-migration-1"), "flyway")
+    flyway_env = container_env(flyway, {("rhdemo-db-secret", "password"): db["password"]},
+                               {"FLYWAY_LOCATIONS": f"filesystem:{sql_dir}", "PATH": f"{launcher.parent}:{BASE_ENV['PATH']}"})
+    migrated = subprocess.run(flyway["command"], env=flyway_env, capture_output=True, text=True, timeout=180)
+    assert migrated.returncode == 0, migrated.stderr
+    done = run_script(script, env, timeout=20)
+    assert done.returncode == 0 and "✅ Schéma migré (1/1 migrations appliquées)" in done.stdout
