@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 HISTORY_TABLE = "flyway_schema_history"
-FLYWAY_VERSION = "10.22.0"
+FLYWAY_VERSION = "10.22.0"  # the chart's Flyway image; Flyway 10 calls itself "OSS Edition"
 BASELINE_TYPE = "BASELINE"
 _MIGRATION_NAME = re.compile(r"^V(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<description>.+)\.sql$")
 
@@ -248,6 +248,13 @@ def validation_errors(applied: Sequence[AppliedMigration], resolved: Sequence[Re
     return errors
 
 
+def validated_count(applied: Sequence[AppliedMigration], resolved: Sequence[ResolvedMigration]) -> int:
+    """What Flyway counts in "Successfully validated N migrations": every history row, plus each local
+    migration no versioned row applied (one covered by a baseline row still counts)."""
+    applied_keys = {a.key for a in applied if a.type != BASELINE_TYPE and a.key is not None}
+    return len(applied) + sum(1 for m in resolved if m.key not in applied_keys)
+
+
 def validate_message(errors: Sequence[str]) -> str:
     return ("Validate failed: Migrations have failed validation\n" + "\n".join(errors)
             + "\nNeed more flexibility with validation rules? Learn more: https://rd.gt/3AbJUZE")
@@ -303,7 +310,7 @@ def migrate(conn: psycopg.Connection, resolved: Sequence[ResolvedMigration], set
                     if errors:
                         raise FlywayError(validate_message(errors),
                                           "org.flywaydb.core.api.exception.FlywayValidateException")
-                    count = len(resolved)
+                    count = validated_count(history, resolved)
                     log("INFO", "o.f.core.internal.command.DbValidate",
                         f"Successfully validated {count} migration{'s' if count != 1 else ''} "
                         f"(execution time {_elapsed(validate_started)})")

@@ -89,7 +89,7 @@ _JPA_BEAN = ("'entityManagerFactory' defined in class path resource "
 
 def _run_flyway(conn: psycopg.Connection, url: JdbcUrl, settings: config.AppSettings, release: model.Model) -> None:
     logs.log("INFO", "o.f.c.internal.license.VersionPrinter",
-             f"Flyway Community Edition {flyway.FLYWAY_VERSION} by Redgate")
+             f"Flyway OSS Edition {flyway.FLYWAY_VERSION} by Redgate")
     logs.log("INFO", "o.f.c.internal.license.VersionPrinter", "See release notes here: https://rd.gt/416ObMi")
     server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     logs.log("INFO", "org.flywaydb.core.FlywayExecutor",

@@ -105,7 +105,7 @@ def test_profile_file_over_base_file_and_environment_over_both(stubs: StubRunner
         "spring:\n  jpa:\n    hibernate:\n      ddlAuto: update\n  flyway:\n    enabled: false\n")
     stub = stubs.run_started(SPRING_JPA_HIBERNATE_DDL_AUTO=None, SPRING_FLYWAY_ENABLED=None)
     assert 'The following 1 profile is active: "stagingkub"' in stub.output
-    assert "Flyway Community Edition" not in stub.output      # profile file disabled Flyway
+    assert "by Redgate" not in stub.output      # profile file disabled Flyway
     assert set(_columns(pg_server, pg_database)) == {"id", "prenom", "nom", "mail", "adresse"}  # update created it
     stub.stop()
 

@@ -129,3 +129,64 @@ def test_baseline_on_migrate_skips_v1_like_flyway(stubs: StubRunner, pg_server: 
         with pg_server.admin(name) as conn:
             indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'employes'")}
         assert "idx_employes_mail" not in indexes
+
+
+_FLYWAY_LOGGERS = ("o.f.", "org.flywaydb.")
+_TIMES = re.compile(r" \(execution time [0-9:.]+s\)")
+
+
+def _stub_flyway_lines(output: str) -> list[str]:
+    """The stub's Flyway messages without the log prefix, banner and database line."""
+    lines = []
+    for line in output.splitlines():
+        if " : " not in line:
+            continue
+        logger, _, message = line.partition(" : ")
+        if logger.split("]")[-1].strip().startswith(_FLYWAY_LOGGERS):
+            lines.append(_TIMES.sub("", message))
+    return [m for m in lines if "by Redgate" not in m and "release notes" not in m and not m.startswith("Database:")]
+
+
+def _cli_flyway_lines(output: str) -> list[str]:
+    keep = False
+    lines = []
+    for line in output.splitlines():
+        if line.startswith("Database:"):
+            keep = True
+            continue
+        if keep and line.strip():
+            lines.append(_TIMES.sub("", line.strip()))
+    return lines
+
+
+def _fresh(pg_server: PgServer, database: dict[str, str]) -> dict[str, str]:
+    name = pg_server.create_database(owner=database["user"], password=database["password"])
+    return {**database, "name": name, "jdbc_url": pg_server.jdbc_url(name)}
+
+
+def _owned_table(pg_server: PgServer, database: dict[str, str]) -> None:
+    with pg_server.admin(database["name"]) as conn:
+        conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(database["user"])))
+        conn.execute("CREATE TABLE employes (id bigserial PRIMARY KEY, prenom varchar(250) NOT NULL, "
+                     "nom varchar(250) NOT NULL, mail varchar(250) NOT NULL, adresse varchar(500))")
+
+
+@pytest.mark.parametrize("baseline", [False, True], ids=["empty-schema", "baseline-on-migrate"])
+def test_flyway_log_lines_match_the_real_cli(stubs: StubRunner, pg_server: PgServer, pg_database: dict[str, str],
+                                             tmp_path: Path, baseline: bool) -> None:
+    """Same messages, same order, first start and restart (execution times aside)."""
+    location = _location(tmp_path, "V1__initial_schema.sql", "V2__add_phone_column.sql")
+    other = _fresh(pg_server, pg_database)
+    if baseline:
+        _owned_table(pg_server, pg_database)
+        _owned_table(pg_server, other)
+    env = {"RHDEMO_APP_VERSION": "1.1", "SPRING_FLYWAY_BASELINE_ON_MIGRATE": str(baseline).lower()}
+    options = ["-baselineOnMigrate=true"] if baseline else []
+    for run in ("first start", "restart"):
+        stub = stubs.run_started(**env)
+        stub.stop()
+        cli = run_flyway(other, location, *options, "migrate")
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        stub_lines = _stub_flyway_lines(stub.output)
+        assert len(stub_lines) >= 3, stub.output
+        assert stub_lines == _cli_flyway_lines(cli.stdout), run
