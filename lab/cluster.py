@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,23 +239,48 @@ class Cluster:
             container.remove(force=True, v=True)
 
     # --- images in the node -------------------------------------------------------------------
-    def node_images(self) -> dict[str, str]:
-        """reference -> image ID (config digest) as containerd in the node sees them."""
-        result = self.runner.run(["docker", "exec", self.config.node_container, "crictl", "images", "-o", "json"],
-                                 check=False, timeout=60)
+    def node_images(self, only: Collection[str] | None = None) -> dict[str, str]:
+        """reference -> image ID (the config digest, what Docker calls the image ID) as containerd in the
+        node sees them. crictl when the node has it; else ctr, reading each image's manifest for its config."""
+        result = self._node_exec(["crictl", "images", "-o", "json"])
         images: dict[str, str] = {}
         if result.returncode == 0:
             for image in json.loads(result.stdout or "{}").get("images", []):
                 for tag in image.get("repoTags") or []:
                     images[tag] = image["id"]
             return images
-        result = self.runner.run(["docker", "exec", self.config.node_container, "ctr", "-n", "k8s.io", "images",
-                                  "ls"], timeout=60)
-        for line in result.stdout.splitlines()[1:]:
+        listing = self._node_exec(["ctr", "-n", "k8s.io", "images", "ls"])
+        if listing.returncode != 0:
+            raise LabError(f"cannot list the images in node {self.config.node_container}: {listing.stderr.strip()}",
+                           "is the node healthy? `docker logs " + self.config.node_container + "`")
+        for line in listing.stdout.splitlines()[1:]:
             fields = line.split()
-            if len(fields) >= 3:
-                images[fields[0]] = fields[2]  # target digest: only tells presence, not the config ID
+            wanted = only is None or fields[0] in only
+            if len(fields) >= 3 and not fields[0].startswith("sha256:") and wanted:
+                config_digest = self._config_digest(fields[2])
+                if config_digest:
+                    images[fields[0]] = config_digest
         return images
+
+    def _node_exec(self, argv: list[str]) -> Any:
+        return self.runner.run(["docker", "exec", self.config.node_container, *argv], check=False, timeout=60)
+
+    def _config_digest(self, target: str) -> str | None:
+        """Manifest (or index -> linux/amd64 manifest) -> its config digest."""
+        for _ in range(2):
+            content = self._node_exec(["ctr", "-n", "k8s.io", "content", "get", target])
+            if content.returncode != 0:
+                return None
+            document = json.loads(content.stdout or "{}")
+            if "config" in document:
+                return str(document["config"]["digest"])
+            manifests = document.get("manifests") or []
+            chosen = next((m for m in manifests if (m.get("platform") or {}).get("architecture") in ("amd64", None)),
+                          manifests[0] if manifests else None)
+            if chosen is None:
+                return None
+            target = chosen["digest"]
+        return None
 
     def load(self, references: Sequence[str]) -> None:
         if references:
@@ -265,10 +290,10 @@ class Cluster:
 
 def images_to_load(wanted: Mapping[str, str], in_node: Mapping[str, str]) -> list[str]:
     """Pure: references whose Docker image ID (wanted[ref]) is not what the node has under that name."""
-    return [ref for ref, image_id in wanted.items() if in_node.get(_containerd_name(ref)) != image_id]
+    return [ref for ref, image_id in wanted.items() if in_node.get(containerd_name(ref)) != image_id]
 
 
-def _containerd_name(reference: str) -> str:
+def containerd_name(reference: str) -> str:
     """containerd fully qualifies names: `postgres:16` -> `docker.io/library/postgres:16`."""
     first, _, rest = reference.partition("/")
     if not rest:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import yaml
 
 from lab import images as images_mod
-from lab.cluster import Cluster, ClusterPlan, ClusterState, images_to_load
+from lab.cluster import Cluster, ClusterPlan, ClusterState, containerd_name, images_to_load
 from lab.config import LabConfig
 from lab.database import DatabasePod, TableStats
 from lab.errors import LabError
@@ -284,7 +284,7 @@ class Stack:
                                "build the local image set: `bash .ci/lib/build-images.sh`, or use --image-set public")
             wanted[reference] = image_id
         if config.uses_kind:
-            missing = images_to_load(wanted, self.cluster().node_images())
+            missing = images_to_load(wanted, self.cluster().node_images({containerd_name(ref) for ref in wanted}))
             if missing:
                 self.progress.detail(f"loading into the node: {', '.join(missing)}")
                 self.cluster().load(missing)
