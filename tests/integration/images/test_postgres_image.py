@@ -293,3 +293,20 @@ def test_hook_style_shell_commands_work_from_a_second_container(resources: Resou
         options=[*AS_CHART, "--network", network, "-e", f"PGUSER={USER}", "-e", f"PGPASSWORD={PASSWORD}"])
     assert wait_for_exit(hook, timeout=90) == 0, logs(hook) + logs(server)
     assert logs(hook).strip().splitlines()[-1] == "42"
+
+
+def test_runs_with_the_charts_mounts_as_uid_70(resources: Resources) -> None:
+    """As in the chart's StatefulSet on kind: a local-path volume (root-owned, 0777) with PGDATA in a
+    subdirectory, and an empty root-owned directory mounted on /var/run/postgresql."""
+    volume = resources.volume("data")
+    docker("run", "--rm", "--entrypoint", "sh", "-v", f"{volume}:/data", IMAGE, "-c",
+           "chown 0:0 /data && chmod 0777 /data")
+    container = start(resources, "chart", volume, options=[
+        *AS_CHART, "--group-add", "70", "--tmpfs", "/var/run/postgresql:mode=1777"],
+        env={"PGDATA": "/var/lib/postgresql/data/pgdata"})
+    wait_for_log(container, INIT_COMPLETE)
+    wait_ready(container)
+    # The chart's readiness probe, verbatim.
+    docker("exec", container, "/bin/sh", "-c",
+           'exec pg_isready -h 127.0.0.1 -p 5432 -U "$POSTGRES_USER" -d "$POSTGRES_DB"')
+    assert socket_sql(container, "SELECT current_setting('data_directory')") == "/var/lib/postgresql/data/pgdata"
