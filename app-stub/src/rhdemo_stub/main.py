@@ -106,6 +106,23 @@ def _run_flyway(conn: psycopg.Connection, url: JdbcUrl, settings: config.AppSett
             ("org.springframework.beans.factory.BeanCreationException",
              f"Error creating bean with name {_FLYWAY_BEAN}: {exc}"),
             (exc.java_class, str(exc))]) from None
+    except psycopg.Error as exc:
+        # e.g. no CREATE privilege on the schema for the history table (PostgreSQL 15+ default).
+        message = _sql_error(exc)
+        raise StartupFailure(_FLYWAY_BEAN, [
+            ("org.springframework.beans.factory.BeanCreationException",
+             f"Error creating bean with name {_FLYWAY_BEAN}: {message}"),
+            ("org.flywaydb.core.internal.exception.FlywaySqlException",
+             f"Unable to migrate schema\nSQL State  : {exc.sqlstate or ''}\nError Code : 0\nMessage    : {message}"),
+            ("org.postgresql.util.PSQLException", message)]) from None
+
+
+def _sql_error(exc: psycopg.Error) -> str:
+    """PostgreSQL's message as pgjdbc shows it: `ERROR: permission denied for schema public`."""
+    diag = exc.diag
+    if diag.message_primary:
+        return f"{diag.severity or 'ERROR'}: {diag.message_primary}"
+    return str(exc).strip()
 
 
 def _run_hibernate(conn: psycopg.Connection, settings: config.AppSettings, release: model.Model) -> None:
@@ -113,6 +130,15 @@ def _run_hibernate(conn: psycopg.Connection, settings: config.AppSettings, relea
     logs.log("INFO", "org.hibernate.Version", f"HHH000412: Hibernate ORM core version {HIBERNATE_VERSION}")
     try:
         model.apply_ddl_auto(conn, release, settings.ddl_auto, logs.log)
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+            raise  # the connection itself was lost
+        message = _sql_error(exc)
+        raise StartupFailure(_JPA_BEAN, [
+            ("org.springframework.beans.factory.BeanCreationException",
+             f"Error creating bean with name {_JPA_BEAN}: [PersistenceUnit: default] Unable to build Hibernate "
+             f"SessionFactory; nested exception is org.hibernate.exception.GenericJDBCException: {message}"),
+            ("org.postgresql.util.PSQLException", message)]) from None
     except model.SchemaManagementError as exc:
         raise StartupFailure(_JPA_BEAN, [
             ("org.springframework.beans.factory.BeanCreationException",
@@ -236,9 +262,14 @@ async def _serve(settings: config.AppSettings, url: JdbcUrl, release: model.Mode
     await asyncio.gather(*tasks, return_exceptions=True)
     logs.log("INFO", "o.s.b.w.e.tomcat.GracefulShutdown", "Graceful shutdown complete", "tomcat-shutdown")
     if settings.ddl_auto == "create-drop":
-        async with pool.connection() as conn:
-            await conn.set_autocommit(True)
-            await conn.execute(model.drop_table_sql())  # type: ignore[arg-type]
+        try:
+            async with pool.connection(timeout=5) as conn:
+                await conn.set_autocommit(True)
+                await conn.execute(model.drop_table_sql())  # type: ignore[arg-type]
+        except (psycopg.Error, TimeoutError) as exc:
+            logs.log("WARN", "o.h.t.s.i.ExceptionHandlerLoggedImpl",
+                     f'GenerationTarget encountered exception accepting command : Error executing DDL '
+                     f'"{model.drop_table_sql()}" via JDBC [{str(exc).strip()}]')
     _hikari_log("INFO", "HikariPool-1 - Shutdown initiated...")
     await pool.close()
     _hikari_log("INFO", "HikariPool-1 - Shutdown completed.")
@@ -283,6 +314,9 @@ def run(argv: Sequence[str]) -> int:
         return 1
     except psycopg.OperationalError as exc:
         _report_failure(StartupFailure("dataSource", [_connection_failure(exc, url, settings.datasource_username)]))
+        return 1
+    except (psycopg.Error, OSError) as exc:
+        _report_failure(StartupFailure("dataSource", [("org.postgresql.util.PSQLException", str(exc).strip())]))
         return 1
     return asyncio.run(_serve(settings, url, release, resolved))
 

@@ -112,3 +112,16 @@ def test_a_port_in_use_is_springs_failure_analysis(stubs: StubRunner) -> None:
     first = stubs.run_started()
     stub = stubs.run_failing(SERVER_PORT=str(first.port))
     assert f"Web server failed to start. Port {first.port} was already in use." in stub.output
+
+
+def test_no_create_privilege_is_postgresqls_permission_error(stubs: StubRunner, pg_server: PgServer,
+                                                             pg_database: dict[str, str]) -> None:
+    """PostgreSQL 15+: a role that does not own the database cannot create in `public`."""
+    name = f"{pg_database['name']}_noddl"
+    with pg_server.admin() as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))  # owned by postgres
+        conn.execute(psycopg.sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            psycopg.sql.Identifier(name), psycopg.sql.Identifier(pg_database["user"])))
+    stub = stubs.run_failing(SPRING_DATASOURCE_URL=pg_server.jdbc_url(name))
+    assert "Caused by: org.postgresql.util.PSQLException: ERROR: permission denied for schema public" in stub.output
+    assert "Unable to migrate schema" in stub.output
