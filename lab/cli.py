@@ -285,6 +285,11 @@ def values_command(image_set: ImageSetOpt = None, context: ContextOpt = None, va
     console.print(dump_yaml(effective), markup=False, end="")
 
 
+from lab.cli_scenario import register as register_scenario_command  # noqa: E402 (uses the options above)
+
+register_scenario_command(app)
+
+
 def main() -> None:
     app()
 

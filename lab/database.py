@@ -16,9 +16,11 @@ from lab.errors import LabError
 from lab.kube import port_forward
 from lab.runner import CommandError, Runner
 
-# The same SQL runs through psql (exec) and psycopg (tests, port-forward).
+# The same SQL runs through psql (exec) and psycopg (tests, port-forward). The checksum covers only
+# the first migration's columns: adding `telephone` (V2) must not look like changed data.
 EMPLOYES_STATS_SQL = (
-    "SELECT count(*), coalesce(md5(string_agg(e::text, '|' ORDER BY e.id)), md5('')) FROM employes e"
+    "SELECT count(*), coalesce(md5(string_agg(concat_ws('|', e.id, e.prenom, e.nom, e.mail, e.adresse), '|'"
+    " ORDER BY e.id)), md5('')) FROM employes e"
 )
 ROLES_SQL = "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname"
 TABLE_EXISTS_SQL = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'employes'"
