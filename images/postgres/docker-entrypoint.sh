@@ -171,8 +171,8 @@ create_database() {
 run_init_scripts() {
   echo
   local script
+  # An empty directory leaves the pattern unexpanded: it is then "ignored", as upstream logs it.
   for script in "$@"; do
-    [[ -e "$script" ]] || continue
     case "$script" in
       *.sh)
         if [[ -x "$script" ]]; then
