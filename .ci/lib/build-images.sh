@@ -8,7 +8,8 @@
 #   flyway    $LOCAL_FLYWAY_IMAGE        flyway-commandline $FLYWAY_VERSION
 #   keycloak  $LOCAL_KEYCLOAK_IMAGE      keycloak-quarkus-dist $KEYCLOAK_VERSION
 #   app       localhost/rhdemo-lab/rhdemo-app:1.0 and :1.1 (only if app-stub/Dockerfile exists)
-# usage: build-images.sh [--force] [IMAGE...]   (default: all, in the order above)
+# usage: build-images.sh [--force] [IMAGE...]   (default: all, in the order above; an image's
+# bases are always included)
 # Cached: an image is skipped when its tag exists with the label $CACHE_LABEL equal to its cache
 # key (pinned versions + hash of its build inputs in this repository + its base image's key).
 # One TIMING line per image.
@@ -50,6 +51,17 @@ for arg in "$@"; do
   esac
 done
 ((${#selected[@]})) || selected=("${ALL_IMAGES[@]}")
+
+# Each image's base images come first (a cached base costs a second), in ALL_IMAGES order.
+declare -A BASES=([debian]="" [python]="debian" [postgres]="debian" [jre]="debian"
+                  [flyway]="debian jre" [keycloak]="debian jre" [app]="debian python")
+declare -A wanted=() named=()
+for image in "${selected[@]}"; do
+  wanted[$image]=1 named[$image]=1
+  for base in ${BASES[$image]}; do wanted[$base]=1; done
+done
+selected=()
+for image in "${ALL_IMAGES[@]}"; do [[ -n "${wanted[$image]:-}" ]] && selected+=("$image"); done
 
 # hash_inputs PATH...: one hash over the names and contents of the files under PATHs that git
 # would track (committed or not, ignored files excluded), so stray caches do not bust the key.
@@ -250,9 +262,10 @@ if [[ -n "$build_one" ]]; then
   exit 0
 fi
 
-forwarded=()
-$force && forwarded+=(--force)
 for image in "${selected[@]}"; do
+  # --force rebuilds the images asked for, not the bases pulled in for them.
+  forwarded=()
+  $force && [[ -n "${named[$image]:-}" ]] && forwarded+=(--force)
   if [[ "$image" == app && ! -f "$REPO_ROOT/app-stub/Dockerfile" ]]; then
     log "app: app-stub/Dockerfile does not exist yet; stub images not built"
     continue
