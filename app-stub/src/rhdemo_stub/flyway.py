@@ -118,7 +118,7 @@ def resolve(locations: Sequence[str], bundled: Sequence[str]) -> list[ResolvedMi
                 relative = file.relative_to(directory).as_posix()
                 found.append(_migration(file.name, relative, file.read_text(encoding="utf-8"), str(file)))
     found.sort(key=lambda m: m.key)
-    for first, second in zip(found, found[1:]):
+    for first, second in zip(found, found[1:], strict=False):
         if first.key == second.key:
             raise FlywayError(
                 f"Found more than one migration with version {first.version}\n"
@@ -236,7 +236,7 @@ def validation_errors(applied: Sequence[AppliedMigration], resolved: Sequence[Re
                           f"-> Applied to database : {row.description}\n"
                           f"-> Resolved locally    : {local.description}\n"
                           "Either revert the changes to the migration, or run repair to update the schema history.")
-    applied_keys = {a.key for a in versioned}
+    applied_keys = {a.key for a in versioned if a.key is not None}
     max_applied = max(applied_keys, default=None)
     for local in resolved:
         if local.key in applied_keys or (baseline is not None and local.key <= baseline):

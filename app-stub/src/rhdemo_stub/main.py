@@ -61,8 +61,9 @@ def _connection_failure(exc: psycopg.Error, url: JdbcUrl, user: str) -> tuple[st
 def _open_datasource(url: JdbcUrl, settings: config.AppSettings, bean: str) -> psycopg.Connection:
     _hikari_log("INFO", "HikariPool-1 - Starting...")
     try:
-        conn = psycopg.connect(autocommit=True, **url.conninfo_kwargs(settings.datasource_username,
-                                                                      settings.datasource_password))
+        conninfo = psycopg.conninfo.make_conninfo(
+            **url.conninfo_kwargs(settings.datasource_username, settings.datasource_password))
+        conn = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as exc:
         root = _connection_failure(exc, url, settings.datasource_username)
         logs.log("ERROR", "com.zaxxer.hikari.pool.HikariPool", "HikariPool-1 - Exception during pool initialization.")
@@ -232,7 +233,7 @@ async def _serve(settings: config.AppSettings, url: JdbcUrl, release: model.Mode
             return 1
         servers.append(_Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
                                               timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))))
-    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets, strict=True)]
     while not all(server.started for server in servers):
         if any(task.done() for task in tasks):
             break
