@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # The images' /bin/sh is busybox ash (alpine) or dash (Debian): run with dash to stay POSIX.
@@ -42,9 +43,10 @@ def start_script(script: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 @dataclass
 class ProcessListSampler:
-    """Samples `ps -eo args` in a thread until stopped; `seen` holds every distinct command line."""
+    """Samples the command line of every process (what `ps -eo args` shows: /proc/<pid>/cmdline) in a
+    thread until stopped; reading /proc directly samples far more often than forking ps."""
 
-    interval: float = 0.01
+    interval: float = 0.002
     seen: set[str] = field(default_factory=set)
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -62,8 +64,13 @@ class ProcessListSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, errors="replace").stdout
-            self.seen.update(out.splitlines())
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    raw = cmdline.read_bytes()
+                except OSError:  # the process ended meanwhile
+                    continue
+                if raw:
+                    self.seen.add(raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace"))
             self.samples += 1
             time.sleep(self.interval)
 

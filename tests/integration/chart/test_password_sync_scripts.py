@@ -116,7 +116,7 @@ def test_the_process_list_sampler_sees_short_lived_command_lines() -> None:
         run_script("sleep 0.3 && true marker-7f3a", dict(PATH="/usr/bin:/bin"))
         time.sleep(0.05)
     assert sampler.contains("sleep 0.3")
-    assert sampler.samples > 5
+    assert sampler.samples >= 3
 
 
 ROTATION_CASES = (
@@ -167,7 +167,7 @@ def test_robust_sync_applies_the_rotated_secret_without_the_old_password(
         assert secret not in sidecar_output + verified.stdout + verified.stderr
         assert not sampler.contains(secret)
         assert secret not in server_log
-    assert sampler.samples > 10
+    assert sampler.samples >= 10
 
 
 def test_robust_app_role_logs_in_with_the_new_password_after_rotation(
