@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lab.scenario import Action, ActionResult, Evidence
+from lab.scenario import Action, ActionResult, Evidence, Satisfies
 from lab.scenario.model import LOG, NOTE, OUTPUT, STATUS
 
 CHART = "chart/rhdemo"
@@ -98,14 +98,20 @@ def _helm_result(run: Any, what: str, ok_summary: str) -> ActionResult:
 # ---- helm ------------------------------------------------------------------------------------------
 
 def install(values: Mapping[str, Any], *, app_release: str = "1.0", name: str | None = None,
-            wait: bool = True) -> Action:
-    """helm upgrade --install with these values and --wait: the release is deployed and its workloads ready."""
+            wait: bool = True, timeout: float | None = None) -> Action:
+    """helm upgrade --install with these values and --wait: the release is deployed and its workloads
+    ready; on failure, the logs of the hook Jobs that failed or still run."""
 
     def run(ctx: Any) -> ActionResult:
-        result = ctx.install(resolve(values), app_release=app_release, wait=wait)
-        return _helm_result(result, "helm install", f"release deployed in {result.seconds:.0f}s")
+        result = ctx.install(resolve(values), app_release=app_release, wait=wait, timeout=timeout)
+        outcome = _helm_result(result, "helm install", f"release deployed in {result.seconds:.0f}s")
+        if outcome.ok:
+            return outcome
+        return ActionResult(False, outcome.summary, (*outcome.evidence, *_hook_evidence(ctx)), outcome.timed_out)
 
-    return Action(name or "helm upgrade --install", run, (helm_line(values, wait=wait, app_release=app_release),))
+    timeout_text = f"{int(timeout)}s" if timeout else None
+    return Action(name or "helm upgrade --install", run,
+                  (helm_line(values, wait=wait, timeout=timeout_text, app_release=app_release),))
 
 
 def upgrade(values: Mapping[str, Any], *, app_release: str = "1.0", name: str | None = None,
@@ -132,16 +138,45 @@ def upgrade_then_wait_for_app(values: Mapping[str, Any], *, app_release: str = "
 
     def run(ctx: Any) -> ActionResult:
         started = time.monotonic()
+        before = set(ctx.pods_of("rhdemo-app"))
         result = ctx.upgrade(resolve(values), app_release=app_release, wait=False)
         if not result.ok:
             return _failed_helm_with_hooks(ctx, result, "helm upgrade")
-        return _follow_app(ctx, started, result.evidence(), fail_text)
+        return _follow_app(ctx, started, result.evidence(), fail_text, before)
 
     return Action(name or "helm upgrade, then follow the app's rollout", run, (
         helm_line(values, wait=False, app_release=app_release),
         "kubectl -n {namespace} rollout status deployment/rhdemo-app",
         "kubectl -n {namespace} logs deployment/rhdemo-app --previous",
     ))
+
+
+def upgrade_then_wait_for(values: Mapping[str, Any], components: Sequence[str], *, app_release: str = "1.0",
+                          name: str | None = None) -> Action:
+    """helm upgrade (hooks waited on, no --wait), then wait until each named component is healthy
+    (e.g. only `postgresql-keycloak`, without waiting minutes for Keycloak itself)."""
+
+    def run(ctx: Any) -> ActionResult:
+        started = time.monotonic()
+        result = ctx.upgrade(resolve(values), app_release=app_release, wait=False)
+        if not result.ok:
+            return _failed_helm_with_hooks(ctx, result, "helm upgrade")
+        details = []
+        for component in components:
+            ok, detail = ctx.wait_healthy(component, ctx.remaining(started) - 10)
+            details.append(f"{component}: {detail}")
+            if not ok:
+                return ActionResult.timeout(f"{component} not ready: {detail}", result.evidence(), *ctx.logs(component))
+        return ActionResult.success("; ".join(details), result.evidence())
+
+    return Action(name or "helm upgrade, then wait for " + ", ".join(components), run, (
+        helm_line(values, wait=False, app_release=app_release),
+        *(f"kubectl -n {{namespace}} rollout status {_ref(c)}" for c in components),
+    ))
+
+
+def _ref(component: str) -> str:
+    return f"statefulset/{component}" if component.startswith("postgresql") else f"deployment/{component}"
 
 
 def rotate_secret(secret: str, password: Password, *, key: str = "password") -> Action:
@@ -163,13 +198,14 @@ def rotate_secret_then_upgrade(secret: str, password: Password, values: Mapping[
 
     def run(ctx: Any) -> ActionResult:
         started = time.monotonic()
+        before = set(ctx.pods_of("rhdemo-app"))
         applied = ctx.apply_secret(secret, password.value, key=key)
         note = Evidence(OUTPUT, "kubectl apply", applied.stdout.strip())
         result = ctx.upgrade(resolve(values), app_release=app_release, wait=False)
         if not result.ok:
             failed = _failed_helm_with_hooks(ctx, result, "helm upgrade")
             return ActionResult(False, failed.summary, (note, *failed.evidence), failed.timed_out)
-        followed = _follow_app(ctx, started, result.evidence(), fail_text)
+        followed = _follow_app(ctx, started, result.evidence(), fail_text, before)
         return ActionResult(followed.ok, followed.summary, (note, *followed.evidence), followed.timed_out)
 
     return Action(f"rotate secret/{secret} to {password.placeholder} with kubectl apply, then helm upgrade", run, (
@@ -360,6 +396,19 @@ def http_get(path: str, *, port: int = 8080, expect_status: int = 200, name: str
                                                 f"curl -s localhost:{port}{path}"))
 
 
+# ---- expectations ----------------------------------------------------------------------------------
+
+def shows(*texts: str) -> Satisfies:
+    """Expectation: the action completes and its evidence contains each text (a pass, not a failure)."""
+
+    def predicate(ctx: Any, outcome: Any) -> tuple[bool, str]:
+        blob = "\n".join(e.text for e in outcome.result.evidence)
+        missing = [t for t in texts if t not in blob]
+        return (not missing, "all present" if not missing else f"missing: {', '.join(map(repr, missing))}")
+
+    return Satisfies("evidence shows " + ", ".join(map(repr, texts)), predicate)
+
+
 # ---- composition -----------------------------------------------------------------------------------
 
 def sequence(name: str, *actions: Action) -> Action:
@@ -409,15 +458,18 @@ def _failed_helm_with_hooks(ctx: Any, result: Any, what: str) -> ActionResult:
     return ActionResult(False, outcome.summary, (*outcome.evidence, *_hook_evidence(ctx)), outcome.timed_out)
 
 
-def _follow_app(ctx: Any, started: float, helm_evidence: Evidence, fail_text: str | None) -> ActionResult:
-    """After a helm upgrade without --wait: healthy -> ok; a crashed new pod -> failure with its log."""
+def _follow_app(ctx: Any, started: float, helm_evidence: Evidence, fail_text: str | None,
+                before: Iterable[str] = ()) -> ActionResult:
+    """After a helm upgrade without --wait: healthy -> ok; a crashed new pod (not one of `before`,
+    the pods of earlier revisions) -> failure with its log."""
+    before = set(before)
     deadline = started + ctx.step_timeout - 10
     detail = ""
     while time.monotonic() < deadline:
         ok, detail = ctx.wait_healthy("rhdemo-app", 0, fail_on_crash=False)
         if ok:
             return ActionResult.success(f"deployment/rhdemo-app rolled out: {detail}", helm_evidence)
-        crash = ctx.find_crash("rhdemo-app", fail_text)
+        crash = ctx.find_crash("rhdemo-app", fail_text, exclude=before)
         if crash is not None:
             return ActionResult.failure(f"pod/{crash.pod}: {crash.problem}", helm_evidence,
                                         Evidence(LOG, f"pod/{crash.pod}/rhdemo-app", crash.logs))
@@ -429,6 +481,6 @@ def _follow_app(ctx: Any, started: float, helm_evidence: Evidence, fail_text: st
 __all__ = [
     "CHART", "Password", "SAMPLE_EMPLOYES", "check_login", "component_logs", "events", "helm_line", "helm_test",
     "hook_job_logs", "http_get", "insert_employes", "install", "note", "resolve", "rollback", "rotate_secret",
-    "rotate_secret_then_upgrade", "sequence", "set_flags", "sql", "upgrade", "upgrade_then_wait_for_app",
+    "rotate_secret_then_upgrade", "sequence", "shows", "set_flags", "sql", "upgrade", "upgrade_then_wait_for", "upgrade_then_wait_for_app",
     "wait_app_healthy", "wait_for_crash", "wait_for_log",
 ]

@@ -19,7 +19,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,12 +332,13 @@ class LiveContext:
                 found.append(Evidence(LOG, f"job/{job} pod/{pod.metadata.name}/{container}", text))
         return found
 
-    def find_crash(self, component: str, needle: str | None = None) -> Crash | None:
+    def find_crash(self, component: str, needle: str | None = None, *,
+                   exclude: Collection[str] = ()) -> Crash | None:
         """A pod of the component whose main container failed (restarted or exited non-zero); its log
         lines (the previous container's when it restarted). With `needle`, only a crash whose logs
-        contain it."""
+        contain it; pods named in `exclude` (those of an earlier revision) are ignored."""
         for pod in self.kube.pods({"app": component}):
-            if pod.ready or not pod.problem:
+            if pod.name in exclude or pod.ready or not pod.problem:
                 continue
             container = _main_container(component)
             logs = self.pod_logs(pod.name, container, previous=pod.restarts > 0)
