@@ -61,7 +61,9 @@ class HelmRun:
     timed_out: bool = False
 
     def evidence(self) -> Evidence:
-        return Evidence(OUTPUT, self.command.split(" --values")[0][:120], self.output.strip() or "(no output)")
+        # The chart's NOTES are for humans installing by hand: the report keeps helm's own lines.
+        text = self.output.split("\nNOTES:")[0].strip()
+        return Evidence(OUTPUT, self.command.split(" --values")[0][:120], text or "(no output)")
 
 
 @dataclass(frozen=True)
@@ -180,15 +182,18 @@ class LiveContext:
 
     # ---- values and helm -----------------------------------------------------------------------
     def app_image(self, release: str = "1.0") -> str:
-        """The stub image reference of app release 1.0 / 1.1 (content-hashed tag, built by prepare)."""
-        for image in images_mod.app_images(self.config):
-            if image.release == release:
-                return image.tag
-        raise LabError(f"no app release {release!r}", f"built releases: {', '.join(self.config.app_releases)}")
+        """The stub image reference of app release 1.0 / 1.1 (content-hashed tag, built and loaded by
+        prepare; fixed for the whole run even if app-stub/ changes meanwhile)."""
+        return self._app_image(release).tag
+
+    def _app_image(self, release: str) -> images_mod.AppImage:
+        image = self._prepared.app_images().get(release)
+        if image is None:
+            raise LabError(f"no app release {release!r}", f"built releases: {', '.join(self.config.app_releases)}")
+        return image
 
     def app_image_values(self, release: str = "1.0") -> dict[str, Any]:
-        image = next(i for i in images_mod.app_images(self.config) if i.release == release)
-        return images_mod.app_image_values(image)
+        return images_mod.app_image_values(self._app_image(release))
 
     def base_values(self, app_release: str = "1.0") -> dict[str, Any]:
         """What the lab sets in every scenario release: namespace, app image, Keycloak off, no NodePort."""
@@ -448,6 +453,13 @@ class _PreparedCluster:
         self.config = config
         self.runner = runner
         self.done = False
+        self._app_images: dict[str, images_mod.AppImage] | None = None
+
+    def app_images(self) -> dict[str, images_mod.AppImage]:
+        """The app images of this run, by release, computed once (their tags are content hashes)."""
+        if self._app_images is None:
+            self._app_images = {image.release: image for image in images_mod.app_images(self.config)}
+        return self._app_images
 
     def ensure(self) -> None:
         if self.done:
@@ -462,7 +474,7 @@ class _PreparedCluster:
                            "check `kubectl --context <ctx> get --raw /readyz`")
         builder = images_mod.ImageBuilder(docker)
         wanted: dict[str, str] = {}
-        for image in images_mod.app_images(config):
+        for image in self.app_images().values():
             wanted[image.tag] = builder.build(image, config.app_stub_path, config.timeouts.build)
         for reference in images_mod.local_images_required(config):
             image_id = builder.image_id(reference)

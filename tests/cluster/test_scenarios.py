@@ -1,0 +1,129 @@
+"""Every scenario on the real registry-free cluster, through the real `lab scenario` command.
+
+One invocation runs them all (they are slow): `lab scenario --all --report-dir <reports>/all`.
+Reports go under `reports/scenarios` (env `RHDEMO_LAB_REPORTS` overrides the base directory) so CI
+keeps the JUnit file as an artifact. Configure like CI:
+`RHDEMO_LAB_NODE_IMAGE=localhost/rhdemo-lab/kind-node:v1.34.4 RHDEMO_LAB_IMAGE_SET=local`
+(and `RHDEMO_LAB_CA_CERT=/etc/ssl/certs/ca-certificates.crt` behind a TLS-inspecting proxy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.config import REPO_ROOT, load_config
+from lab.runner import Runner
+from lab.scenario import AllOf, Fails, Hangs, Satisfies, Scenario, Verdict
+from lab.scenario.engine import Engine, RunOptions
+from lab.scenario.live import LiveContext, LiveContextFactory
+from lab.scenario.model import Expectation
+from lab.scenario.registry import discover
+from lab.scenario.report import JSON_FILE, JUNIT_FILE, write_reports
+from tests.cluster.conftest import Cluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(3 * 3600)]
+
+REPORTS = Path(os.environ.get("RHDEMO_LAB_REPORTS", REPO_ROOT / "reports")) / "scenarios"
+
+
+def expected_verdict(expectation: Expectation) -> Verdict:
+    """What a step must end with: the seed's failure reproduced, or passed."""
+    if isinstance(expectation, (Fails, Hangs)):
+        return Verdict.REPRODUCED
+    if isinstance(expectation, Satisfies):
+        return Verdict.REPRODUCED if expectation.reproduces_failure else Verdict.PASSED
+    if isinstance(expectation, AllOf):
+        parts = {expected_verdict(part) for part in expectation.parts}
+        return Verdict.REPRODUCED if Verdict.REPRODUCED in parts else Verdict.PASSED
+    return Verdict.PASSED
+
+
+def expected_verdicts(scenario: Scenario) -> dict[str, Verdict]:
+    """By step label ("S2", "1", "2", ...), as the engine numbers them; S1 (prepare) must pass."""
+    verdicts = {"S1": Verdict.PASSED}
+    verdicts.update({f"S{n}": expected_verdict(step.expect) for n, step in enumerate(scenario.setup, 2)})
+    verdicts.update({str(n): expected_verdict(step.expect) for n, step in enumerate(scenario.steps, 1)})
+    return verdicts
+
+
+def describe(record: dict[str, Any]) -> str:
+    failed = [f"{c['what']}: expected {c['expected']}; observed {c['observed']}" for c in record["checks"] if not c["ok"]]
+    return f"{record['label']}. {record['title']}: {record['verdict']} ({record['summary']}) " + " | ".join(failed)
+
+
+def test_every_scenario_ends_with_the_expected_verdicts(cluster: Cluster) -> None:
+    out = REPORTS / "all"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("RHDEMO_LAB_IMAGE_SET", "local")
+    command = [sys.executable, "-m", "lab", "scenario", "--all", "--report-dir", str(out)]
+    run = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=3 * 3600)
+    (REPORTS / "all.console.txt").write_text(run.stdout + run.stderr, encoding="utf-8")
+
+    report = json.loads((out / JSON_FILE).read_text(encoding="utf-8"))
+    registry = discover()
+    assert [s["id"] for s in report["scenarios"]] == list(registry.scenarios), "every scenario ran, in order"
+    wrong = []
+    for scenario in report["scenarios"]:
+        expected = expected_verdicts(registry.get(scenario["id"]))
+        for record in scenario["records"]:
+            want = expected.get(record["label"], Verdict.PASSED) if record["phase"] != "cleanup" else Verdict.PASSED
+            if record["verdict"] != want.value:
+                wrong.append(f"{scenario['id']} {describe(record)} — expected {want.value}")
+        labels = {r["label"] for r in scenario["records"]}
+        missing = set(expected) - labels
+        assert not missing, f"{scenario['id']}: steps without a record: {missing}"
+    assert not wrong, "\n".join(wrong)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    junit = ET.parse(out / JUNIT_FILE).getroot()
+    cases = junit.findall(".//testcase")
+    assert len(cases) == sum(len(s["records"]) for s in report["scenarios"])
+    assert not junit.findall(".//failure") and not junit.findall(".//error")
+
+
+class RobustSyncDisabled(LiveContext):
+    """The robust sync "made to do nothing": whatever a step asks, the release runs without it."""
+
+    def helm_values(self, values: Any, app_release: str = "1.0") -> dict[str, Any]:
+        merged = super().helm_values(values, app_release)
+        if merged.get("passwordSync", {}).get("mode") == "robust":
+            merged["passwordSync"]["mode"] = "none"
+        return merged
+
+
+class BrokenFactory(LiveContextFactory):
+    def __call__(self, scenario: Scenario) -> LiveContext:
+        return RobustSyncDisabled(scenario.id, self.config, self.runner, self.prepared)
+
+
+def test_a_broken_fix_is_a_deviation_and_fails_the_run(cluster: Cluster) -> None:
+    from scenarios import rotate_password
+
+    original = rotate_password.SCENARIO
+    # install A, rotate to B without sync (reproduced), then the robust upgrade that must heal the app
+    steps = [original.steps[0], original.steps[2], original.steps[4]]
+    assert "robust" in steps[2].title
+    scenario = Scenario(id="rotate-password-broken", title=original.title, summary="robust sync disabled on purpose",
+                        seed=original.seed, steps=steps)
+    config = load_config({"image_set": os.environ.get("RHDEMO_LAB_IMAGE_SET", "local")})
+    runner = Runner(tool_dirs=config.tool_dirs, default_timeout=config.timeouts.command)
+    result = Engine(BrokenFactory(config, runner), RunOptions(fail_fast=True)).run([scenario])
+    write_reports(result, REPORTS / "broken-fix")
+
+    assert result.exit_code == 1
+    records = {r.label: r for r in result.scenarios[0].records}
+    assert records["2"].verdict is Verdict.REPRODUCED, "the original failure is still reproduced"
+    robust = records["3"]
+    assert robust.verdict is Verdict.DEVIATION
+    assert robust.diagnostics, "a deviation carries diagnostics (events, pod status, last log lines)"
+    assert any(c.what == "action" for c in robust.failed_checks)
+    assert any('password authentication failed for user "rhdemo"' in e.text for e in robust.evidence), \
+        "the evidence shows why: the app still cannot log in"
