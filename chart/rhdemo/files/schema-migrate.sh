@@ -8,7 +8,8 @@ dir="${MIGRATIONS_DIR:-/migrations}"
 echo "📊 Application des migrations de schéma..."
 
 # Version order: numeric on the name without its leading V (V1__a, V2__b, V10__c, or 20251218-0001-x).
-files="$(cd "$dir" && ls -1 | grep '\.sql$' | awk '{ k = $0; sub(/^[Vv]/, "", k); print k "\t" $0 }' | sort -n | cut -f 2)"
+files="$(for path in "$dir"/*.sql; do [ -f "$path" ] && basename "$path"; done \
+  | awk '{ k = $0; sub(/^[Vv]/, "", k); print k "\t" $0 }' | sort -n | cut -f 2)"
 
 for file in $files; do
   version="${file%.sql}"

@@ -3,7 +3,9 @@
 # ($EXPECTED_VERSIONS, space-separated) in $HISTORY_TABLE (schema_migrations or flyway_schema_history).
 # Connection: the libpq PG* environment (PGPASSWORD from the Secret).
 set -u
-expected=$(echo $EXPECTED_VERSIONS | wc -w)
+# shellcheck disable=SC2086 # split the list into words on purpose: $# counts the versions
+set -- $EXPECTED_VERSIONS
+expected=$#
 echo "⏳ Attente des migrations (${HISTORY_TABLE}) : ${EXPECTED_VERSIONS}"
 while :; do
   found="$(psql -X -q --no-psqlrc -tA -v table="$HISTORY_TABLE" -v versions="$EXPECTED_VERSIONS" 2>&1 <<'EOSQL'

@@ -4,6 +4,7 @@ substituted, the host's psql against the real PostgreSQL fixture."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The images' /bin/sh is busybox ash (alpine) or dash (Debian): run with dash to stay POSIX.
-SHELL = shutil.which("dash") or "/bin/sh"
+# The images' /bin/sh is busybox ash (alpine) or dash (Debian): run with dash to stay POSIX
+# (RHDEMO_TEST_SHELL="busybox sh" runs them with busybox's ash instead).
+SHELL = os.environ.get("RHDEMO_TEST_SHELL", shutil.which("dash") or "/bin/sh").split()
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 
 
@@ -33,11 +35,11 @@ def container_env(c: dict[str, Any], secrets: dict[tuple[str, str], str],
 
 
 def run_script(script: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SHELL, "-c", script], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*SHELL, "-c", script], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def start_script(script: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([SHELL, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen([*SHELL, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
 
