@@ -266,3 +266,16 @@ def test_notes_tell_how_to_reach_the_app_without_printing_the_password(helm: Hel
     assert "kubectl get secret rhdemo-db-secret" in notes
     for password in FIXED_PASSWORDS.values():
         assert password not in notes
+
+
+def test_embedded_scripts_are_posix_and_shellcheck_clean() -> None:
+    """The scripts run under busybox ash (alpine) and dash (Debian): POSIX sh, checked by shellcheck."""
+    import shutil
+    shellcheck = shutil.which("shellcheck")
+    if not shellcheck:
+        pytest.fail("shellcheck not found: apt-get install -y --no-install-recommends shellcheck")
+    scripts = sorted((CHART / "files").glob("*.sh"))
+    assert scripts
+    result = subprocess.run([shellcheck, "--shell=sh", "--severity=style", *map(str, scripts)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
