@@ -178,4 +178,6 @@ def run_flyway(database: dict[str, str], location: Path, *command: str) -> subpr
     """The password goes through FLYWAY_PASSWORD, never argv."""
     env = {**os.environ, "FLYWAY_URL": database["jdbc_url"], "FLYWAY_USER": database["user"],
            "FLYWAY_PASSWORD": database["password"], "FLYWAY_LOCATIONS": f"filesystem:{location}"}
+    # A short-lived JVM starts 3-4x faster without the optimising JIT (same Flyway behaviour).
+    env.setdefault("JAVA_ARGS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
     return subprocess.run([flyway_cli(), *command], env=env, capture_output=True, text=True, timeout=120)
