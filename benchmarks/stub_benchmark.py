@@ -113,7 +113,10 @@ def bench_image() -> None:
     base = os.environ.get("RHDEMO_STUB_BASE_IMAGE", "localhost/rhdemo-lab/python:3.13-trixie")
     probe = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", base], capture_output=True, text=True)
     base_size = int(probe.stdout) if probe.returncode == 0 else None
-    for line in listing:
+    shown = 4  # the newest ones; `docker images` lists newest first
+    if len(listing) > shown:
+        print(f"image size: {len(listing)} rhdemo-app images, the {shown} newest:")
+    for line in listing[:shown]:
         image = json.loads(line)
         ref = f"{image['Repository']}:{image['Tag']}"
         size = int(subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", ref],
