@@ -164,7 +164,12 @@ def app_logs_per_pod(ctx: Any) -> dict[str, str]:
 
 def migration_lines(log: str) -> list[str]:
     keep = (MIGRATING, UP_TO_DATE, "Successfully applied", "Successfully baselined", "Current version of schema")
-    return [line.split(" : ", 1)[-1].strip() for line in log.splitlines() if any(k in line for k in keep)]
+    found = []
+    for line in log.splitlines():
+        if any(k in line for k in keep):
+            stamp = line.split(" ", 1)[0] if line[:4].isdigit() else ""  # Spring's ISO timestamp
+            found.append(f"{stamp} {line.split(' : ', 1)[-1].strip()}".strip())
+    return found
 
 
 # ---- helm while watching --------------------------------------------------------------------------
