@@ -69,7 +69,10 @@ def _open_datasource(url: JdbcUrl, settings: config.AppSettings, bean: str) -> p
     except psycopg.Error as exc:
         root = _connection_failure(exc, url, settings.datasource_username)
         logs.log("ERROR", "com.zaxxer.hikari.pool.HikariPool", "HikariPool-1 - Exception during pool initialization.")
-        logs.raw(f"\n{root[0]}: {root[1]}\n\tat org.postgresql.core.v3.ConnectionFactoryImpl.openConnectionImpl"
+        # Hikari's own stack trace shows the message as pgjdbc formats it ("FATAL: ..." with one space);
+        # the Caused-by chain below keeps libpq's rendering of the same server text ("FATAL:  ...").
+        pgjdbc_text = re.sub(r"^(FATAL|ERROR|PANIC):\s+", r"\1: ", root[1])
+        logs.raw(f"\n{root[0]}: {pgjdbc_text}\n\tat org.postgresql.core.v3.ConnectionFactoryImpl.openConnectionImpl"
                  "(ConnectionFactoryImpl.java:352)\n")
         chain = [("org.springframework.beans.factory.BeanCreationException", f"Error creating bean with name {bean}")]
         if bean.startswith("'flywayInitializer'"):

@@ -164,8 +164,9 @@ def test_health_is_503_when_the_database_is_down(stub: Stub, http: httpx.Client,
         time.sleep(0.2)
 
 
-def test_sigterm_is_a_graceful_shutdown(stub: Stub) -> None:
+def test_sigterm_is_a_graceful_shutdown(stub: Stub, pg_database: dict[str, str]) -> None:
     assert stub.stop() == 0
+    assert pg_database["password"] not in stub.output
     assert "Commencing graceful shutdown" in stub.output
     assert "Graceful shutdown complete" in stub.output
     assert "HikariPool-1 - Shutdown completed." in stub.output

@@ -23,6 +23,9 @@ def test_wrong_password_fails_with_the_servers_own_message(stubs: StubRunner, pg
     assert "HikariPool-1 - Exception during pool initialization." in stub.output
     assert f'Caused by: org.postgresql.util.PSQLException: FATAL:  password authentication failed for user "{user}"' \
         in stub.output
+    # pgjdbc's rendering of the same server message, as in the real app's log and reference-behaviours.md
+    assert f'org.postgresql.util.PSQLException: FATAL: password authentication failed for user "{user}"' \
+        in stub.output
     assert "Application run failed" in stub.output
     assert "not-the-password" not in stub.output
 
