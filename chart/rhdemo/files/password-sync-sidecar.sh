@@ -5,6 +5,9 @@
 # image): no old password needed. The password never reaches argv, the environment or a log:
 # psql reads it from the file (\set pw `cat ...`) and quotes it as a literal (:'pw').
 set -u
+# PID 1 of its container: without a trap the shell ignores SIGTERM and the pod waits its whole grace
+# period; sleeping in the background lets the trap run at once.
+trap 'exit 0' TERM INT
 interval="${CHECK_INTERVAL_SECONDS:-5}"
 applied=""
 log() { echo "[password-sync] $*"; }
@@ -38,5 +41,6 @@ EOSQL
       fi
     fi
   fi
-  sleep "$interval"
+  sleep "$interval" &
+  wait $!
 done

@@ -134,5 +134,9 @@ def test_password_frozen_at_initdb_then_fixed_by_the_password_sync_container(
         server_logs = _docker("logs", pg_name)
         for output in (sync_logs.stdout, sync_logs.stderr, server_logs.stdout, server_logs.stderr):
             assert "it's \"new\"" not in output
+        # PID 1 of its container: it must stop on SIGTERM, not hold the pod for its grace period.
+        started = time.monotonic()
+        _docker("stop", "-t", "20", sync_name)
+        assert time.monotonic() - started < 10
     finally:
         _docker("rm", "-f", pg_name, sync_name, check=False)
