@@ -76,8 +76,9 @@ def set_flags(values: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 def helm_line(values: Mapping[str, Any], *, wait: bool = True, timeout: str | None = None,
               app_release: str = "1.0") -> str:
+    keycloak = [] if "enabled" in (values.get("keycloak") or {}) else ["--set keycloak.enabled=false"]
     parts = ["helm upgrade --install {release}", CHART, "-n {namespace}", f"-f {LOCAL_SET}",
-             f"--set rhdemo.image.tag=<app {app_release} tag>", "--set keycloak.enabled=false", *set_flags(values)]
+             f"--set rhdemo.image.tag=<app {app_release} tag>", *keycloak, *set_flags(values)]
     if wait:
         parts.append("--wait")
     if timeout:
@@ -277,7 +278,7 @@ def wait_for_log(component: str, text: str, *, container: str | None = None, nam
             seen = ctx.logs(component, container)
             hit = next((e for e in seen if text in e.text), None)
             if hit is not None:
-                return ActionResult.success(f"{hit.source} shows {text!r}", hit)
+                return ActionResult.success(f"{hit.source} shows {text!r}", _around(hit, text))
             time.sleep(3)
         return ActionResult.timeout(f"{text!r} not in the logs of {component}", *seen)
 
@@ -336,15 +337,15 @@ def check_login(database: str, user: str, password: Password, *, name: str | Non
 
     def run(ctx: Any) -> ActionResult:
         ok, reason = ctx.can_login(database, user, password.value)
-        source = f"psql -h postgresql-{database} -U {user} (TCP, scram-sha-256)"
+        source = f"psql -h postgresql-{database} -U {user} (TCP through the Service, scram-sha-256)"
         if ok:
             return ActionResult.success(f"{user} logs in with {password.placeholder}",
                                         Evidence(OUTPUT, source, "SELECT 1 -> 1"))
         return ActionResult.failure(f"{user} cannot log in with {password.placeholder}", Evidence(OUTPUT, source, reason))
 
     return Action(name or f"log in as {user} with {password.placeholder}", run, (
-        f"kubectl -n {{namespace}} port-forward pod/postgresql-{database}-0 5432 &",
-        f"PGPASSWORD={password.placeholder} psql -h 127.0.0.1 -U {user} -d {database} -c 'SELECT 1'",
+        f"kubectl -n {{namespace}} exec -it postgresql-{database}-0 -c postgresql -- "
+        f"psql -h postgresql-{database} -U {user} -d {database} -c 'SELECT 1'   # password: {password.placeholder}",
     ))
 
 
@@ -436,6 +437,14 @@ def note(text: str) -> Evidence:
 
 
 # ---- internals -------------------------------------------------------------------------------------
+
+def _around(evidence: Evidence, text: str, before: int = 4, after: int = 3) -> Evidence:
+    """The log lines around the first line containing `text` (reports show the end of an excerpt)."""
+    lines = evidence.text.splitlines()
+    index = next(i for i, line in enumerate(lines) if text in line)
+    return Evidence(evidence.kind, evidence.source, "\n".join(lines[max(0, index - before):index + after + 1]),
+                    evidence.fields)
+
 
 def _rotate_line(secret: str, password: Password, key: str) -> str:
     return (f"kubectl create secret generic {secret} --from-literal={key}={password.placeholder} "

@@ -398,13 +398,24 @@ class LiveContext:
         return Evidence(SQL, f"psql {database}", f"{query}\n" + ("\n".join(rows) if rows else "(0 rows)"))
 
     def can_login(self, database: str, user: str, password: str) -> tuple[bool, str]:
-        """Does this password log in over TCP (scram-sha-256), as the app would? (True, "") or
-        (False, the server's reason)."""
+        """Does this password log in over TCP through the database's Service, exactly the app's path
+        (`host all all all scram-sha-256`)? (True, "") or (False, the server's reason).
+        Not through a port-forward: its connections arrive from 127.0.0.1 inside the pod, which the
+        official image's pg_hba trusts, so any password would "work". psql runs in the database pod
+        and reads the password from stdin (never argv)."""
         self.runner.register_secret(password)
         pod = self.database_pod(database)
         assert pod is not None
-        name = {"rhdemo": "rhdemo", "keycloak": "keycloak"}[database]
-        return pod.can_login(user, password, name)
+        service = DATABASES[database]
+        script = ('IFS= read -r PGPASSWORD; export PGPASSWORD; '
+                  f'exec psql -X -h {service} -U "$1" -d "$2" -tA -c "SELECT 1"')
+        result = self.kubectl("exec", "-i", pod.pod, "-c", "postgresql", "--", "sh", "-c", script, "sh", user,
+                              database, input=password + "\n", check=False, timeout=60)
+        if result.returncode == 0 and result.stdout.strip() == "1":
+            return True, ""
+        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        reason = next((line for line in lines if "FATAL" in line), lines[0] if lines else "psql failed")
+        return False, self.mask(reason.strip())
 
     # ---- the app's HTTP API --------------------------------------------------------------------
     def http(self, method: str, path: str, body: Any = None, *, port: int = 8080,
