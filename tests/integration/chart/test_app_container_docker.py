@@ -4,6 +4,7 @@ it: the chart's side of the contract with the app (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -19,7 +20,7 @@ from tests.integration.chart.chartlib import Helm, container, find, render
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-APP_IMAGE = "localhost/rhdemo-lab/rhdemo-app:1.0"
+APP_REPOSITORY = "localhost/rhdemo-lab/rhdemo-app"
 
 
 def _docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -35,19 +36,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _app_image() -> None:
+@pytest.fixture(scope="module")
+def app_tag() -> str:
+    """The stub image of release 1.0: $RHDEMO_APP_IMAGE_TAG, else the tag `1.0` or a `1.0-<hash>` one."""
     if _docker("version", check=False).returncode != 0:
         pytest.fail("Docker engine not reachable (start dockerd)")
-    if _docker("image", "inspect", APP_IMAGE, check=False).returncode != 0:
-        pytest.fail(f"{APP_IMAGE} missing: build the stub image (lab images build / .ci/lib/build-images.sh)")
+    wanted = os.environ.get("RHDEMO_APP_IMAGE_TAG")
+    tags = _docker("images", "--format", "{{.Tag}}", APP_REPOSITORY).stdout.split()
+    candidates = [t for t in tags if t == wanted] if wanted else (
+        [t for t in tags if t == "1.0"] + sorted(t for t in tags if t.startswith("1.0-")))
+    if not candidates:
+        pytest.fail(f"no {APP_REPOSITORY}:{wanted or '1.0[-hash]'} image: build the stub image first")
+    return candidates[0]
 
 
-def _render_app(helm: Helm, db: dict[str, str], mode: str, http_port: int, management_port: int) -> list[dict[str, Any]]:
+def _render_app(helm: Helm, db: dict[str, str], mode: str, http_port: int, management_port: int,
+                tag: str) -> list[dict[str, Any]]:
     return render(helm, {
         "migrations.mode": mode, "keycloak.enabled": False,
         "rhdemo.image.registry": "localhost", "rhdemo.image.repository": "rhdemo-lab/rhdemo-app",
-        "rhdemo.image.tag": "1.0",
+        "rhdemo.image.tag": tag,
         "rhdemo.database.host": db["host"], "rhdemo.database.port": int(db["port"]),
         "rhdemo.database.name": db["name"], "rhdemo.database.user": db["user"],
         "rhdemo.service.port": http_port, "rhdemo.service.managementPort": management_port,
@@ -87,10 +95,10 @@ def _health(port: int) -> int | None:
 
 
 def test_app_starts_with_the_rendered_configuration_and_passes_the_helm_tests(
-        helm3: Helm, pg_database: dict[str, str], tmp_path: Path) -> None:
+        helm3: Helm, pg_database: dict[str, str], tmp_path: Path, app_tag: str) -> None:
     db = pg_database
     http_port, management_port = _free_port(), _free_port()
-    docs = _render_app(helm3, db, "app-flyway", http_port, management_port)
+    docs = _render_app(helm3, db, "app-flyway", http_port, management_port, app_tag)
     name = _run_app(docs, db, tmp_path)
     try:
         deadline = time.monotonic() + 90
@@ -113,11 +121,11 @@ def test_app_starts_with_the_rendered_configuration_and_passes_the_helm_tests(
 
 
 def test_app_without_migrations_fails_schema_validation(
-        helm3: Helm, pg_database: dict[str, str], tmp_path: Path) -> None:
+        helm3: Helm, pg_database: dict[str, str], tmp_path: Path, app_tag: str) -> None:
     """migrations.mode=none reproduces problem 3 on an empty database."""
     db = pg_database
     http_port, management_port = _free_port(), _free_port()
-    docs = _render_app(helm3, db, "none", http_port, management_port)
+    docs = _render_app(helm3, db, "none", http_port, management_port, app_tag)
     name = _run_app(docs, db, tmp_path)
     try:
         deadline = time.monotonic() + 60
