@@ -9,6 +9,7 @@ The tests run in order and build on each other (one stack, brought up once).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from lab.stack import Stack
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(3600)]
 
 CLUSTER = os.environ.get("RHDEMO_LAB_TEST_CLUSTER", "rhdemo-lab-uptest")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -39,10 +41,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def env() -> dict[str, str]:
-    """The environment of every `lab` run of this module: own cluster name and free host ports."""
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of every `lab` run of this module: own cluster name, free host ports, and a
+    snapshot of the chart and the stub (on a developer's machine they may change during the run, and
+    "nothing changed" must mean nothing changed)."""
+    snapshot = tmp_path_factory.mktemp("snapshot")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache", ".mypy_cache")
+    shutil.copytree(REPO / "chart" / "rhdemo", snapshot / "chart", ignore=ignore)
+    shutil.copytree(REPO / "app-stub", snapshot / "app-stub", ignore=ignore)
     return {**os.environ, "RHDEMO_LAB_CLUSTER_NAME": CLUSTER, "RHDEMO_LAB_APP_HOST_PORT": str(free_port()),
-            "RHDEMO_LAB_ACTUATOR_HOST_PORT": str(free_port()), "COLUMNS": "200", "NO_COLOR": "1"}
+            "RHDEMO_LAB_ACTUATOR_HOST_PORT": str(free_port()), "RHDEMO_LAB_CHART_PATH": str(snapshot / "chart"),
+            "RHDEMO_LAB_APP_STUB_PATH": str(snapshot / "app-stub"), "COLUMNS": "200", "NO_COLOR": "1"}
 
 
 @pytest.fixture(scope="module")
