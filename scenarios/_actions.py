@@ -469,8 +469,9 @@ def _failed_helm_with_hooks(ctx: Any, result: Any, what: str) -> ActionResult:
 
 def _follow_app(ctx: Any, started: float, helm_evidence: Evidence, fail_text: str | None,
                 before: Iterable[str] = ()) -> ActionResult:
-    """After a helm upgrade without --wait: healthy -> ok; a crashed new pod (not one of `before`,
-    the pods of earlier revisions) -> failure with its log."""
+    """After a helm upgrade without --wait: healthy -> ok; a crashed pod of the Deployment's current
+    revision (possibly one that already crashed before, when the upgrade did not change the pod
+    template) -> failure with its log."""
     before = set(before)
     deadline = started + ctx.step_timeout - 10
     detail = ""
@@ -478,7 +479,10 @@ def _follow_app(ctx: Any, started: float, helm_evidence: Evidence, fail_text: st
         ok, detail = ctx.wait_healthy("rhdemo-app", 0, fail_on_crash=False)
         if ok:
             return ActionResult.success(f"deployment/rhdemo-app rolled out: {detail}", helm_evidence)
-        crash = ctx.find_crash("rhdemo-app", fail_text, exclude=before)
+        current = ctx.current_pods("rhdemo-app")
+        # The current revision's pods; until the controller has caught up, anything new since the upgrade.
+        crash = (ctx.find_crash("rhdemo-app", fail_text, only=current) if current is not None
+                 else ctx.find_crash("rhdemo-app", fail_text, exclude=before))
         if crash is not None:
             return ActionResult.failure(f"pod/{crash.pod}: {crash.problem}", helm_evidence,
                                         Evidence(LOG, f"pod/{crash.pod}/rhdemo-app", crash.logs))

@@ -337,13 +337,32 @@ class LiveContext:
                 found.append(Evidence(LOG, f"job/{job} pod/{pod.metadata.name}/{container}", text))
         return found
 
+    def current_pods(self, component: str) -> set[str] | None:
+        """Pods of the Deployment's current revision (its newest ReplicaSet), once the controller has
+        seen the latest spec; None while it has not (or for a StatefulSet)."""
+        try:
+            deployment = self.kube.apps.read_namespaced_deployment(component, self.namespace)
+        except Exception:
+            return None
+        if (deployment.status.observed_generation or 0) < (deployment.metadata.generation or 0):
+            return None
+        revision = (deployment.metadata.annotations or {}).get("deployment.kubernetes.io/revision")
+        sets = self.kube.apps.list_namespaced_replica_set(self.namespace, label_selector=f"app={component}").items
+        current = next((rs for rs in sets if (rs.metadata.annotations or {}).get("deployment.kubernetes.io/revision")
+                        == revision), None)
+        if current is None:
+            return None
+        template_hash = (current.metadata.labels or {}).get("pod-template-hash")
+        return {p.name for p in self.kube.pods({"app": component}) if p.labels.get("pod-template-hash") == template_hash}
+
     def find_crash(self, component: str, needle: str | None = None, *,
-                   exclude: Collection[str] = ()) -> Crash | None:
+                   exclude: Collection[str] = (), only: Collection[str] | None = None) -> Crash | None:
         """A pod of the component whose main container failed (restarted or exited non-zero); its log
         lines (the previous container's when it restarted). With `needle`, only a crash whose logs
-        contain it; pods named in `exclude` (those of an earlier revision) are ignored."""
+        contain it; pods named in `exclude` are ignored, and with `only` (e.g. `current_pods()`)
+        only those pods are considered."""
         for pod in self.kube.pods({"app": component}):
-            if pod.name in exclude or pod.ready or not pod.problem:
+            if pod.name in exclude or (only is not None and pod.name not in only) or pod.ready or not pod.problem:
                 continue
             container = _main_container(component)
             logs = self.pod_logs(pod.name, container, previous=pod.restarts > 0)
