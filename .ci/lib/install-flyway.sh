@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real Flyway command-line tool (Maven Central, no bundled JRE; Java 17 must be on PATH)
-# into $RHDEMO_LAB_CACHE/flyway/$FLYWAY_CLI_VERSION/ and prints the path of its `flyway` launcher.
+# into $RHDEMO_LAB_CACHE/flyway-cli/$FLYWAY_VERSION/ and prints the path of its `flyway` launcher.
+# The same version as the registry-free Flyway image (FLYWAY_VERSION), checked against the same pinned
+# SHA-256 (.ci/versions-images.env): Maven Central publishes no .sha1 for the 10.22.0 tarball.
 # Idempotent: a complete install (marker file) is reused as is.
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-# shellcheck source=../versions-stub.env
-source "$CI_DIR/versions-stub.env"
-
-# FLYWAY_VERSION (versions.env) names the Flyway image; the CLI pin may differ (see versions-stub.env).
-FLYWAY_VERSION="${FLYWAY_CLI_VERSION:?FLYWAY_CLI_VERSION is not pinned in .ci/versions-stub.env}"
-dest="$RHDEMO_LAB_CACHE/flyway/$FLYWAY_VERSION"
+# shellcheck source=../versions-images.env
+source "$CI_DIR/versions-images.env"
+: "${FLYWAY_COMMANDLINE_TAR_GZ_SHA256:?no SHA-256 pinned for the Flyway tarball in .ci/versions-images.env}"
+dest="$RHDEMO_LAB_CACHE/flyway-cli/$FLYWAY_VERSION"
 launcher="$dest/flyway-$FLYWAY_VERSION/flyway"
 
 if [[ -f "$dest/.complete" && -x "$launcher" ]]; then
@@ -26,11 +26,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 log "downloading $archive from Maven Central"
 curl -fsSL --retry 3 -o "$tmp/$archive" "$base/$archive"
-curl -fsSL --retry 3 -o "$tmp/$archive.sha1" "$base/$archive.sha1"
-expected="$(tr -d ' \n' < "$tmp/$archive.sha1" | cut -c1-40)"
-actual="$(sha1sum "$tmp/$archive" | cut -d' ' -f1)"
-if [[ "$expected" != "$actual" ]]; then
-  log "checksum mismatch for $archive: expected $expected, got $actual"
+if ! sha256sum --quiet --check <<<"$FLYWAY_COMMANDLINE_TAR_GZ_SHA256  $tmp/$archive"; then
+  log "checksum mismatch for $archive (pinned SHA-256 $FLYWAY_COMMANDLINE_TAR_GZ_SHA256)"
   exit 1
 fi
 

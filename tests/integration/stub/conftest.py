@@ -160,10 +160,10 @@ def flyway_cli() -> str:
     """The real Flyway CLI: $FLYWAY_CLI, else the CI cache; missing is a failure in CI."""
     explicit = os.environ.get("FLYWAY_CLI")
     candidates = [Path(explicit)] if explicit else []
-    versions = Path(__file__).resolve().parents[3] / ".ci" / "versions-stub.env"
+    versions = Path(__file__).resolve().parents[3] / ".ci" / "versions.env"
     pinned = dict(line.split("=", 1) for line in versions.read_text().splitlines()
-                  if "=" in line and not line.startswith("#"))["FLYWAY_CLI_VERSION"].strip()
-    cache = Path(os.environ.get("RHDEMO_LAB_CACHE", "/var/cache/rhdemo-lab")) / "flyway" / pinned
+                  if "=" in line and not line.startswith("#"))["FLYWAY_VERSION"].strip()
+    cache = Path(os.environ.get("RHDEMO_LAB_CACHE", "/var/cache/rhdemo-lab")) / "flyway-cli" / pinned
     candidates.append(cache / f"flyway-{pinned}" / "flyway")
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
