@@ -7,7 +7,9 @@ source "$(dirname "$0")/common.sh"
 
 out="$RHDEMO_LAB_CACHE/kubernetes/$KUBERNETES_VERSION/bin"
 components=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
-if [[ -f "$out/.complete" ]]; then log "kubernetes $KUBERNETES_VERSION: cached in $out"; exit 0; fi
+# kubectl of the cluster's own version, first on CI's PATH (the machine's may be older).
+link_kubectl() { ln -sfn "$out/kubectl" "$CACHE_BIN/kubectl"; "$CACHE_BIN/kubectl" version --client; }
+if [[ -f "$out/.complete" ]]; then log "kubernetes $KUBERNETES_VERSION: cached in $out"; link_kubectl; exit 0; fi
 
 work="$(mktemp -d /tmp/rhdemo-lab-k8sbuild.XXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -44,3 +46,4 @@ CGO_ENABLED=0 go build -p "$(nproc)" -trimpath -ldflags "$ldflags" -o "$out/" "$
 gcc -Os -static -o "$out/pause" "$src/build/pause/linux/pause.c"
 "$out/kubeadm" version -o short
 touch "$out/.complete"
+link_kubectl

@@ -26,13 +26,13 @@ PIN
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt_install() { apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 "$@"; }
-wanted=(docker.io containerd debootstrap postgresql jq dash curl ca-certificates openjdk-17-jre-headless procps)
+wanted=(docker.io containerd debootstrap postgresql jq dash curl unzip gzip shellcheck ca-certificates openjdk-17-jre-headless procps)
 missing=()
 for p in "${wanted[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 docker_version="$(dpkg-query -W -f '${Version}' docker.io 2>/dev/null || true)"
 if (( ${#missing[@]} )) || [[ "$docker_version" != 2[6-9].* ]]; then
   apt-get update -q -o DPkg::Lock::Timeout=600
   apt_install docker.io/trixie containerd/trixie docker-cli/trixie
-  apt_install debootstrap postgresql jq dash curl ca-certificates openjdk-17-jre-headless procps
+  apt_install debootstrap postgresql jq dash curl unzip gzip shellcheck ca-certificates openjdk-17-jre-headless procps
 fi
 dockerd --version
