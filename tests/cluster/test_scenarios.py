@@ -108,9 +108,9 @@ def test_a_broken_fix_is_a_deviation_and_fails_the_run(cluster: Cluster) -> None
     from scenarios import rotate_password
 
     original = rotate_password.SCENARIO
-    # install A, rotate to B without sync (reproduced), then the robust upgrade that must heal the app
-    steps = [original.steps[0], original.steps[2], original.steps[4]]
-    assert "robust" in steps[2].title
+    # install A, write rows, rotate to B without sync (reproduced), then the robust upgrade that must heal the app
+    steps = [original.steps[0], original.steps[1], original.steps[2], original.steps[4]]
+    assert "robust" in steps[3].title
     scenario = Scenario(id="rotate-password-broken", title=original.title, summary="robust sync disabled on purpose",
                         seed=original.seed, steps=steps)
     config = load_config({"image_set": os.environ.get("RHDEMO_LAB_IMAGE_SET", "local")})
@@ -120,8 +120,8 @@ def test_a_broken_fix_is_a_deviation_and_fails_the_run(cluster: Cluster) -> None
 
     assert result.exit_code == 1
     records = {r.label: r for r in result.scenarios[0].records}
-    assert records["2"].verdict is Verdict.REPRODUCED, "the original failure is still reproduced"
-    robust = records["3"]
+    assert records["3"].verdict is Verdict.REPRODUCED, "the original failure is still reproduced"
+    robust = records["4"]
     assert robust.verdict is Verdict.DEVIATION
     assert robust.diagnostics, "a deviation carries diagnostics (events, pod status, last log lines)"
     assert any(c.what == "action" for c in robust.failed_checks)
