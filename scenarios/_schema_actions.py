@@ -9,6 +9,7 @@ report shows every compared field, and the action stays the only place that talk
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.error
@@ -369,3 +370,26 @@ def with_sql(action: Action, *queries: str, name: str | None = None) -> Action:
         return [*action.commands(ctx), *[psql_line(q).replace("{namespace}", ctx.namespace) for q in queries]]
 
     return Action(name or action.name, run, replay)
+
+
+def helm_test_phases(*, name: str | None = None) -> Action:
+    """`helm test` (Solution 5's smoke tests) judged by each test pod's phase in helm's output.
+    Without `--logs`: the chart's test pods are `hook-succeeded`, deleted as soon as they pass, so
+    `helm test --logs` fails with "unable to get pod logs ... not found" although every test passed."""
+
+    def run(ctx: Any) -> ActionResult:
+        budget = int(max(30, ctx.step_timeout - 30))
+        result = ctx.runner.run(["helm", "test", ctx.release, "--kube-context", ctx.config.context,
+                                 "--namespace", ctx.namespace, "--timeout", f"{budget}s"],
+                                timeout=budget + 60, check=False)
+        output = ctx.mask((result.stdout + "\n" + result.stderr).strip())
+        phases = dict(re.findall(r"TEST SUITE:\s+(\S+)\s+Last Started:.*?\n\s*Last Completed:.*?\n\s*Phase:\s+(\w+)", output))
+        passed = result.returncode == 0 and bool(phases) and all(phase == "Succeeded" for phase in phases.values())
+        evidence = (Evidence("output", "helm test", output or "(no output)"),
+                    verdict("smoke tests", passed, ", ".join(f"{suite} {phase}" for suite, phase in phases.items())
+                            or f"no test suite in helm's output (exit {result.returncode})"))
+        if result.returncode != 0:
+            return ActionResult.failure(f"helm test exited {result.returncode}", *evidence)
+        return ActionResult.success(f"{len(phases)} test pod(s) ran", *evidence)
+
+    return Action(name or "helm test", run, ("helm test {release} -n {namespace}",))
