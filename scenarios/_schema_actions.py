@@ -296,41 +296,29 @@ class JobLogFollower:
 
     def _run(self) -> None:
         ctx = self.ctx
-        followers: dict[str, Any] = {}
-        while not self._stop.is_set() or any(p.poll() is None for p in followers.values()):
-            if self._stop.is_set():
-                self._stop.wait(0.5)
-                for pod, process in followers.items():
-                    if process.poll() is None:
-                        process.terminate()
-                break
+        followers: dict[str, Any] = {}  # pod name -> `kubectl logs -f` process
+        while not self._stop.is_set():
             try:
                 pods = ctx.kube.core.list_namespaced_pod(ctx.namespace, label_selector=self.selector).items
-            except Exception:
+            except Exception:  # the API is busy: try again at the next poll
                 pods = []
             for pod in pods:
                 name = pod.metadata.name
-                if name in self.logs:
+                if name in followers:
                     continue
-                process = followers.get(name)
-                if process is None:
-                    statuses = {s.name: s for s in pod.status.container_statuses or []}
-                    status = statuses.get(self.container)
-                    if status is None or not (status.state.running or status.state.terminated):
-                        continue  # still in its initContainers: `logs -f` would refuse
-                    followers[name] = ctx.runner.start(["kubectl", "--context", ctx.config.context, "-n", ctx.namespace,
-                                                        "logs", "-f", name, "-c", self.container])
-                elif process.poll() is not None:
-                    out, _ = process.communicate()
-                    self.logs[name] = out
+                status = next((s for s in pod.status.container_statuses or [] if s.name == self.container), None)
+                if status is None or not (status.state.running or status.state.terminated):
+                    continue  # still in its initContainers: `logs -f` would refuse
+                followers[name] = ctx.runner.start(["kubectl", "--context", ctx.config.context, "-n", ctx.namespace,
+                                                    "logs", "-f", name, "-c", self.container])
             self._stop.wait(0.5)
         for name, process in followers.items():
-            if name not in self.logs:
-                try:
-                    out, _ = process.communicate(timeout=5)
-                except Exception:
-                    out = ""
-                self.logs[name] = out
+            try:
+                out, _ = process.communicate(timeout=10)  # a finished container ends its `logs -f`
+            except Exception:
+                process.kill()
+                out, _ = process.communicate()
+            self.logs[name] = out or ""
 
     def evidence(self, job: str) -> list[Evidence]:
         return [Evidence(LOG, f"job {job} pod/{pod}/{self.container}", text) for pod, text in self.logs.items() if text.strip()]
