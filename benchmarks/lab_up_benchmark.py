@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from lab.config import load_config
 from lab.runner import Runner
@@ -35,8 +37,8 @@ def main() -> None:
     print(f"cluster {config.cluster_name}, node image {config.node_image or 'kind default'}, "
           f"image set {config.image_set}")
 
-    def fresh_stack(set_values: tuple[tuple[str, str], ...] = ()) -> Stack:
-        cfg = replace(config, set_values=config.set_values + set_values)
+    def fresh_stack(values_files: tuple[Path, ...] = ()) -> Stack:
+        cfg = replace(config, values_files=config.values_files + values_files)
         return Stack(cfg, Runner(tool_dirs=cfg.tool_dirs, default_timeout=cfg.timeouts.command))
 
     fresh_stack().down()
@@ -52,8 +54,11 @@ def main() -> None:
         print(f"lab up warm no-op:                 {time.monotonic() - started:7.1f}s "
               f"(release {warm.release_action}, {len(warm.images_loaded)} loaded)")
 
-        # A values change forces an upgrade: helm upgrade -> every component ready again.
-        upgrade = fresh_stack((("tests.enabled", "false"),)).up()
+        # A changed pod template forces an upgrade that rolls the app: helm upgrade -> every component ready.
+        with tempfile.TemporaryDirectory() as directory:
+            roll = Path(directory) / "roll.yaml"
+            roll.write_text(f"rhdemo:\n  extraEnv:\n    - name: BENCHMARK_ROLL\n      value: '{time.time():.0f}'\n")
+            upgrade = fresh_stack((roll,)).up()
         print(f"helm upgrade -> app ready:         {upgrade.helm_to_ready_seconds or 0:7.1f}s "
               f"(revision {upgrade.revision})")
     finally:
