@@ -185,7 +185,7 @@ def diagnose(kube: Kube, workloads: Sequence[Workload], states: Sequence[Workloa
                 if event.type == "Warning":
                     lines.append(f"    event {event.reason}: {event.message}")
             logs = kube.pod_logs(pod.name, tail_lines=6, previous=pod.restarts > 0).strip()
-            for log_line in logs.splitlines()[-6:]:
+            for log_line in ([] if logs.startswith("(no logs") else logs.splitlines()[-6:]):
                 lines.append(f"    log | {log_line}")
     for job in kube.hook_jobs():
         if job.outcome == "failed" or job.name in hook_names:
