@@ -143,9 +143,10 @@ class Kube:
         except (ConfigException, OSError) as exc:
             raise LabError(f"kube context {context!r} is not usable: {str(exc).splitlines()[0]}",
                            "list contexts with `kubectl config get-contexts`; for the lab's own cluster run `lab up`") from None
-        self.core = client.CoreV1Api(self.api_client)
-        self.apps = client.AppsV1Api(self.api_client)
-        self.batch = client.BatchV1Api(self.api_client)
+        # Any: the generated models type every field Optional; the API server fills the ones read here.
+        self.core: Any = client.CoreV1Api(self.api_client)
+        self.apps: Any = client.AppsV1Api(self.api_client)
+        self.batch: Any = client.BatchV1Api(self.api_client)
 
     def _not_found(self, exc: Exception) -> bool:
         return getattr(exc, "status", None) == 404
@@ -241,8 +242,8 @@ class Kube:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            return self.core.read_namespaced_pod_log(pod, self.namespace, container=container, tail_lines=tail_lines,
-                                                     previous=previous)
+            return str(self.core.read_namespaced_pod_log(pod, self.namespace, container=container, tail_lines=tail_lines,
+                                                         previous=previous))
         except ApiException as exc:
             return f"(no logs: {exc.reason})"
 
@@ -289,7 +290,7 @@ class Kube:
         while True:
             states = [self.workload_state(w) for w in workloads]
             on_progress(states, self.hook_jobs())
-            if states and all(s is not None and s.healthy for s in states):
+            if all(s is not None and s.healthy for s in states):
                 return states
             if stop() or time.monotonic() > deadline:
                 return states

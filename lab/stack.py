@@ -305,10 +305,9 @@ class Stack:
         if release_plan.clear_pending is not None:
             helm.drop_pending_record(config.release, release_plan.clear_pending)
 
-        workloads: list[Workload] = []
+        helm_started = time.monotonic()
         if release_plan.action != "none":
-            helm_started = time.monotonic()
-            states = self._helm_apply(helm, desired)
+            self._helm_apply(helm, desired)
             result.helm_to_ready_seconds = time.monotonic() - helm_started
         current = helm.current(config.release)
         result.revision = current.revision if current else None
