@@ -3,7 +3,10 @@
 # `up` reuses a healthy cluster of the same name; a broken one is recreated.
 source "$(dirname "$0")/common.sh"
 
-CLUSTER_NAME="${RHDEMO_LAB_CLUSTER:-rhdemo-lab}"
+# Same variables as the lab's own config, so `lab` and the tests find this cluster.
+CLUSTER_NAME="${RHDEMO_LAB_CLUSTER_NAME:-rhdemo-lab}"
+APP_PORT="${RHDEMO_LAB_APP_HOST_PORT:-8080}"
+ACTUATOR_PORT="${RHDEMO_LAB_ACTUATOR_HOST_PORT:-9000}"
 NODE_IMAGE="${RHDEMO_LAB_NODE_IMAGE:-$LOCAL_IMAGE_PREFIX/kind-node:$KUBERNETES_VERSION}"
 KIND="$CACHE_BIN/kind"
 
@@ -23,8 +26,8 @@ apiVersion: kind.x-k8s.io/v1alpha4
 nodes:
   - role: control-plane
     extraPortMappings:
-      - {containerPort: 30080, hostPort: 8080, listenAddress: "127.0.0.1"}
-      - {containerPort: 30900, hostPort: 9000, listenAddress: "127.0.0.1"}
+      - {containerPort: 30080, hostPort: $APP_PORT, listenAddress: "127.0.0.1", protocol: TCP}
+      - {containerPort: 30900, hostPort: $ACTUATOR_PORT, listenAddress: "127.0.0.1", protocol: TCP}
 YAML
     "$KIND" create cluster --name "$CLUSTER_NAME" --image "$NODE_IMAGE" --config "$config" --wait 4m
     rm -f "$config"

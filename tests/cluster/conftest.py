@@ -49,7 +49,7 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
-    name = os.environ.get("RHDEMO_LAB_CLUSTER", "rhdemo-lab")
+    name = os.environ.get("RHDEMO_LAB_CLUSTER_NAME", "rhdemo-lab")
     clusters = subprocess.run([tool("kind"), "get", "clusters"], capture_output=True, text=True).stdout.split()
     if name not in clusters:
         pytest.fail(f"kind cluster {name!r} is not running (have: {clusters or 'none'}); "
