@@ -53,7 +53,7 @@ def main() -> int:
     by_id = {s["id"]: s for s in report["scenarios"]}
     for scenario_id, verdict, seconds in rows:
         print(f"{scenario_id.ljust(width)}  {duration_text(seconds).rjust(7)}  {verdict}")
-        steps = sorted(by_id[scenario_id]["records"], key=lambda r: r["duration_s"], reverse=True)[:args.steps]
+        steps = sorted(by_id[scenario_id]["steps"], key=lambda r: r["duration_s"], reverse=True)[:args.steps]
         for step in steps:
             print(f"{'':{width}}    {duration_text(step['duration_s']).rjust(7)}  {step['label']}. {step['title'][:70]}")
     total = float(report["duration_s"])

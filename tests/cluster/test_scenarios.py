@@ -73,11 +73,11 @@ def test_every_scenario_ends_with_the_expected_verdicts(cluster: Cluster) -> Non
     wrong = []
     for scenario in report["scenarios"]:
         expected = expected_verdicts(registry.get(scenario["id"]))
-        for record in scenario["records"]:
+        for record in scenario["steps"]:
             want = expected.get(record["label"], Verdict.PASSED) if record["phase"] != "cleanup" else Verdict.PASSED
             if record["verdict"] != want.value:
                 wrong.append(f"{scenario['id']} {describe(record)} — expected {want.value}")
-        labels = {r["label"] for r in scenario["records"]}
+        labels = {r["label"] for r in scenario["steps"]}
         missing = set(expected) - labels
         assert not missing, f"{scenario['id']}: steps without a record: {missing}"
     assert not wrong, "\n".join(wrong)
@@ -85,7 +85,7 @@ def test_every_scenario_ends_with_the_expected_verdicts(cluster: Cluster) -> Non
 
     junit = ET.parse(out / JUNIT_FILE).getroot()
     cases = junit.findall(".//testcase")
-    assert len(cases) == sum(len(s["records"]) for s in report["scenarios"])
+    assert len(cases) == sum(len(s["steps"]) for s in report["scenarios"])
     assert not junit.findall(".//failure") and not junit.findall(".//error")
 
 
