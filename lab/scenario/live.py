@@ -33,7 +33,7 @@ from lab.errors import LabError
 from lab.helm import Helm, deep_merge, values_file
 from lab.kube import Kube, Workload, port_forward, workloads_in_manifest
 from lab.runner import CommandError, CommandResult, Runner, mask_text
-from lab.scenario.model import EVENT, LOG, OUTPUT, SQL, STATUS, DataSnapshot, Evidence, Health, Scenario
+from lab.scenario.model import LOG, OUTPUT, SQL, STATUS, DataSnapshot, Evidence, Health, Scenario
 from lab.stack import diagnose
 
 # The workloads a scenario release can have, by the component names scenarios use.
