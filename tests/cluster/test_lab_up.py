@@ -1,6 +1,6 @@
 """`lab up` on a real kind cluster (issue 5's acceptance).
 
-Runs on its own cluster (`RHDEMO_LAB_TEST_CLUSTER`, default rhdemo-lab-uptest) with free host ports,
+Runs on its own cluster (`RHDEMO_LAB_TEST_CLUSTER`, default rhdemo-lab-up-<random>) with free host ports,
 so "from nothing" is real and `lab down` does not take the shared CI cluster away. Configure like CI:
 `RHDEMO_LAB_NODE_IMAGE=localhost/rhdemo-lab/kind-node:v1.34.4 RHDEMO_LAB_IMAGE_SET=local`.
 The tests run in order and build on each other (one stack, brought up once).
@@ -30,7 +30,8 @@ from lab.stack import Stack
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(3600)]
 
-CLUSTER = os.environ.get("RHDEMO_LAB_TEST_CLUSTER", "rhdemo-lab-uptest")
+# Unique per run by default: two runs on one machine (a developer and CI) must not share a cluster.
+CLUSTER = os.environ.get("RHDEMO_LAB_TEST_CLUSTER") or f"rhdemo-lab-up-{uuid.uuid4().hex[:6]}"
 REPO = Path(__file__).resolve().parents[2]
 
 
