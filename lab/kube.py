@@ -253,24 +253,6 @@ class Kube:
             self.core.delete_namespaced_pod(pod.name, self.namespace)
         return len(pods)
 
-    def ensure_node_ports(self, service: str, node_ports: dict[int, int]) -> bool:
-        """Make `service` a NodePort Service with these {port: nodePort}; True if it had to be patched.
-        (A fallback for a chart without nodePort values; helm's 3-way merge leaves the patch alone.)"""
-        live = self.core.read_namespaced_service(service, self.namespace)
-        ports = []
-        changed = live.spec.type != "NodePort"
-        for port in live.spec.ports or []:
-            entry = {"port": port.port, "name": port.name, "protocol": port.protocol or "TCP",
-                     "targetPort": port.target_port}
-            wanted = node_ports.get(port.port)
-            if wanted is not None:
-                changed = changed or port.node_port != wanted
-                entry["nodePort"] = wanted
-            ports.append(entry)
-        if changed:
-            self.core.patch_namespaced_service(service, self.namespace, {"spec": {"type": "NodePort", "ports": ports}})
-        return changed
-
     def secret_exists(self, name: str) -> bool:
         from kubernetes.client.exceptions import ApiException
 

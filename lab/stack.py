@@ -87,18 +87,11 @@ class UpResult:
 
 # --- desired state --------------------------------------------------------------------------------
 
-def lab_values(config: LabConfig, app_image: images_mod.AppImage,
-               chart_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """What the lab itself sets: namespace, the app image it built, the NodePorts behind localhost:8080/9000.
-    The node port numbers go through values only if the chart declares them (`rhdemo.service.nodePort`);
-    otherwise `up` sets them on the live Service (see Stack._ensure_node_ports)."""
+def lab_values(config: LabConfig, app_image: images_mod.AppImage) -> dict[str, Any]:
+    """What the lab itself sets: namespace, the app image it built, the NodePorts behind localhost:8080/9000
+    (kind's port mappings lead there)."""
     values = deep_merge({"global": {"namespace": config.namespace}}, images_mod.app_image_values(app_image))
-    service: dict[str, Any] = {"type": "NodePort"}
-    declared = ((chart_values or {}).get("rhdemo") or {}).get("service") or {}
-    if chart_values is None or "nodePort" in declared:
-        service["nodePort"] = config.app_node_port
-    if chart_values is None or "managementNodePort" in declared:
-        service["managementNodePort"] = config.actuator_node_port
+    service = {"type": "NodePort", "nodePort": config.app_node_port, "managementNodePort": config.actuator_node_port}
     return deep_merge(values, {"rhdemo": {"service": service}})
 
 
@@ -116,7 +109,7 @@ def desired_release(config: LabConfig, app_image: images_mod.AppImage) -> Desire
     for path in files:
         if not path.is_file():
             raise LabError(f"values file {path} does not exist", "check the --values path")
-    generated = deep_merge(deep_merge(set_values, lab_values(config, app_image, chart_default_values(config))),
+    generated = deep_merge(deep_merge(set_values, lab_values(config, app_image)),
                            set_pairs_to_values(config.set_values))
     user_values: dict[str, Any] = {}
     for path in files:
@@ -321,8 +314,6 @@ class Stack:
                                 f"see `lab status` and `lab logs <component>`; then `lab up` again",
                                 diagnose(self.kube, workloads, states))
         result.workloads = [s for s in states if s is not None]
-        if config.uses_kind:
-            self._ensure_node_ports(helm)
         if result.helm_to_ready_seconds is not None:
             result.helm_to_ready_seconds = time.monotonic() - helm_started
         result.urls = {"API": f"http://localhost:{config.app_host_port}/api/employes",
@@ -334,22 +325,6 @@ class Stack:
         result.next_commands = ["lab status", "lab psql rhdemo", "lab logs app",
                                 f"curl -s {result.urls.get('health', '')}".strip()]
         return result
-
-    def _ensure_node_ports(self, helm: Helm) -> None:
-        """localhost:8080/9000 reach the app only through NodePorts 30080/30900 (kind's port mappings)."""
-        app = next((w for w in workloads_in_manifest(helm.get_manifest(self.config.release)) if w.component == "app"),
-                   None)
-        services = [d["metadata"]["name"] for d in yaml.safe_load_all(helm.get_manifest(self.config.release))
-                    if isinstance(d, dict) and d.get("kind") == "Service"]
-        name = app.name if app and app.name in services else None
-        if name is None:
-            return
-        chart = chart_default_values(self.config).get("rhdemo", {}).get("service", {})
-        ports = {int(chart.get("port", 8080)): self.config.app_node_port,
-                 int(chart.get("managementPort", 9000)): self.config.actuator_node_port}
-        if self.kube.ensure_node_ports(name, ports):
-            self.progress.detail(f"service/{name}: node ports set to {sorted(ports.values())} "
-                                 "(the chart has no nodePort values)")
 
     def _render(self, workloads: Sequence[Workload]) -> Any:
         def render(states: list[WorkloadState | None], hooks: list[HookJob]) -> None:
