@@ -158,6 +158,22 @@ def pods_text(pods: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(f"{p['name']} ready={p['ready']} restarts={p['restarts']}" for p in pods) or "(no pods)"
 
 
+def settle(ctx: Any, seconds: float = 90) -> None:
+    """Wait until the app's rollout is over (the old pods gone, not only the new one ready): `rollout
+    status` and helm's --wait return while a replaced pod is still terminating."""
+    ctx.wait_healthy("rhdemo-app", seconds)
+
+
+def settled() -> Action:
+    """The app's rollout is over (see `settle`); always completes, the step's expectation judges health."""
+
+    def run(ctx: Any) -> ActionResult:
+        ok, detail = ctx.wait_healthy("rhdemo-app", 90)
+        return ActionResult.success(f"deployment/rhdemo-app {detail}" + ("" if ok else " (not settled after 90s)"))
+
+    return Action("wait for the rollout to settle", run, ("kubectl -n {namespace} rollout status deployment/rhdemo-app",))
+
+
 def app_logs_per_pod(ctx: Any) -> dict[str, str]:
     """The current log of each app pod's main container (from its start: the Flyway lines are first)."""
     return {p["name"]: ctx.pod_logs(p["name"], "rhdemo-app", tail=400) for p in app_pods(ctx)}
@@ -335,6 +351,7 @@ def upgrade_with_job(values: Mapping[str, Any], *, selector: str, container: str
         evidence = [result.evidence(), *follower.evidence(job), *job_events]
         if not result.ok:
             return ActionResult(False, f"helm upgrade failed after {result.seconds:.0f}s", tuple(evidence), result.timed_out)
+        settle(ctx)
         evidence += [sql_evidence(ctx, query) for query in looks]
         return ActionResult.success(f"upgraded in {result.seconds:.0f}s", *evidence)
 
@@ -352,6 +369,7 @@ def with_sql(action: Action, *queries: str, name: str | None = None) -> Action:
         result = action(ctx)
         if not result.ok:
             return result
+        settle(ctx)
         return ActionResult(True, result.summary, (*result.evidence, *[sql_evidence(ctx, q) for q in queries]))
 
     def replay(ctx: Any) -> list[str]:

@@ -9,7 +9,7 @@ from lab.scenario import Action, ActionResult, AllOf, Evidence, Healthy, Scenari
 from lab.scenario.model import LOG, SQL
 
 from scenarios._actions import helm_line, insert_employes, install, resolve
-from scenarios._schema_actions import (COLUMNS_SQL, HISTORY_SQL, MIGRATING, UP_TO_DATE, app_logs_per_pod, holds,
+from scenarios._schema_actions import (COLUMNS_SQL, HISTORY_SQL, MIGRATING, UP_TO_DATE, app_logs_per_pod, holds, settle,
                                        migration_lines, psql_line, rows, shows, verdict, with_sql)
 
 VALUES: dict[str, Any] = {"migrations": {"mode": "app-flyway"}, "postgresql-keycloak": {"enabled": False},
@@ -22,6 +22,7 @@ def _upgrade_v2(ctx: Any) -> ActionResult:
     result = ctx.upgrade(resolve(VALUES), app_release="1.1", wait=True)
     if not result.ok:
         return ActionResult.failure(f"helm upgrade failed after {result.seconds:.0f}s", result.evidence(), *ctx.logs("rhdemo-app"))
+    settle(ctx)
     after = rows(ctx, HISTORY_SQL)
     columns = rows(ctx, COLUMNS_SQL)
     logs = app_logs_per_pod(ctx)
@@ -47,6 +48,7 @@ def _redeploy(ctx: Any) -> ActionResult:
     ctx.kubectl("rollout", "restart", "deployment/rhdemo-app", timeout=60)
     ctx.kubectl("rollout", "status", "deployment/rhdemo-app", f"--timeout={int(max(30, ctx.step_timeout - 60))}s",
                 timeout=ctx.step_timeout)
+    settle(ctx)
     after = rows(ctx, HISTORY_SQL)
     logs = app_logs_per_pod(ctx)
     return ActionResult.success(

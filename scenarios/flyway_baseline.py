@@ -10,7 +10,7 @@ from lab.scenario import Action, ActionResult, AllOf, Evidence, Fails, Healthy, 
 
 from scenarios._actions import component_logs, helm_line, install, resolve, sequence, upgrade, wait_for_crash
 from scenarios._schema_actions import (HISTORY_SQL, INDEXES_SQL, NON_EMPTY_SCHEMA, TABLES_SQL, V1_INDEXES, holds,
-                                       migration_lines, observe, psql_line, rows, shows, sql_evidence, verdict)
+                                       migration_lines, observe, psql_line, rows, settle, settled, shows, sql_evidence, verdict)
 
 # The first deployment's `postgresql-rhdemo-init` script, written before any migration tool: it makes
 # `employes` (without V1's secondary indexes) and a few rows. It runs once, on the empty PGDATA.
@@ -44,6 +44,7 @@ def _baseline_zero(ctx: Any) -> ActionResult:
     result = ctx.upgrade(resolve(values(True, "0")), wait=True)
     if not result.ok:
         return ActionResult.failure(f"helm upgrade failed after {result.seconds:.0f}s", result.evidence(), *ctx.logs("rhdemo-app"))
+    settle(ctx)
     history = rows(ctx, HISTORY_SQL)
     indexes = rows(ctx, INDEXES_SQL)
     missing = [index for index in V1_INDEXES if index not in indexes]
@@ -88,6 +89,7 @@ SCENARIO = Scenario(
                  "`<< Flyway Baseline >>` en version 1 et l'application démarre.",
              do=sequence("upgrade with rhdemo.flyway.baselineOnMigrate=true",
                          upgrade(values(True), collect=("rhdemo-app",)),
+                         settled(),
                          component_logs("rhdemo-app")),
              timeout=180,
              expect=AllOf(Healthy("rhdemo-app"), shows("Successfully baselined schema with version: 1"))),

@@ -9,7 +9,7 @@ from lab.scenario import AllOf, Fails, Healthy, Scenario, Step
 
 from scenarios._actions import component_logs, install, sequence, wait_for_crash
 from scenarios._schema_actions import (COLUMNS_SQL, HISTORY_SQL, HISTORY_TABLES, INDEXES_SQL, MIGRATING,
-                                       MISSING_TABLE, TABLES_SQL, V1_INDEXES, holds, observe, psql_line, reset_schema, rows,
+                                       MISSING_TABLE, TABLES_SQL, V1_INDEXES, holds, observe, psql_line, reset_schema, rows, settled,
                                        shows, sql_evidence, upgrade_with_job, verdict, with_sql)
 from scenarios._actions import upgrade
 
@@ -53,6 +53,7 @@ SCENARIO = Scenario(
                  "s'ils manquent, avant que l'application ne valide le schéma.",
              do=sequence("upgrade with migrations.mode=init-container",
                          upgrade(values("init-container"), collect=("rhdemo-app",)),
+                         settled(),
                          component_logs("rhdemo-app", container="init-schema")),
              timeout=180,
              expect=AllOf(Healthy("rhdemo-app"), shows("✅ Schéma créé avec succès"))),
@@ -87,6 +88,7 @@ SCENARIO = Scenario(
                  "`db/migration` ; il migre avant que Hibernate ne valide.",
              do=with_sql(sequence("upgrade with migrations.mode=app-flyway",
                                   upgrade(values("app-flyway"), collect=("rhdemo-app",)),
+                                  settled(),
                                   component_logs("rhdemo-app")),
                          HISTORY_SQL),
              timeout=180,
@@ -107,6 +109,7 @@ SCENARIO = Scenario(
                  "et ne garde aucun historique ; les index de V1 n'existent pas non plus.",
              do=sequence("upgrade to app 1.0, then look at the schema",
                          upgrade(values("hibernate-update"), app_release="1.0", collect=("rhdemo-app",)),
+                         settled(),
                          observe("columns, tables and indexes of the schema", _hibernate_caveat,
                                  (psql_line(COLUMNS_SQL), psql_line(INDEXES_SQL)))),
              timeout=180,

@@ -9,7 +9,7 @@ from lab.scenario import Action, ActionResult, AllOf, Evidence, Fails, Healthy, 
 from lab.scenario.model import LOG, SQL, STATUS
 
 from scenarios._actions import helm_line, insert_employes, install, resolve, sequence, upgrade
-from scenarios._schema_actions import (COLUMNS_SQL, HISTORY_SQL, UP_TO_DATE, app_logs_per_pod, helm_test_phases, holds,
+from scenarios._schema_actions import (COLUMNS_SQL, HISTORY_SQL, UP_TO_DATE, app_logs_per_pod, helm_test_phases, holds, settle,
                                        migration_lines, observe, psql_line, rows, shows, verdict, with_sql)
 
 VALUES: dict[str, Any] = {"migrations": {"mode": "app-flyway"}, "postgresql-keycloak": {"enabled": False},
@@ -51,6 +51,7 @@ def _rollback_to_1_0(ctx: Any) -> ActionResult:
     result = ctx.rollback()
     if not result.ok:
         return ActionResult.failure(f"helm rollback failed after {result.seconds:.0f}s", result.evidence(), *ctx.logs("rhdemo-app"))
+    settle(ctx)
     after = rows(ctx, HISTORY_SQL)
     columns = rows(ctx, COLUMNS_SQL)
     image = ctx.kubectl("get", "deployment/rhdemo-app", "-o", "jsonpath={.spec.template.spec.containers[0].image}").stdout
