@@ -180,6 +180,11 @@ class Cluster:
     # --- converge -----------------------------------------------------------------------------
     def ensure(self, recreate: bool = False, on_step: Callable[[str], None] = lambda s: None) -> ClusterPlan:
         state = self.describe()
+        if state.exists and state.running and not state.api_healthy:
+            # One failed probe on a loaded machine is not a broken cluster: give it time before any recreate.
+            on_step("the API server does not answer yet; waiting up to 90s")
+            if self._wait_healthy(90):
+                state = self.describe()
         plan = plan_cluster(self.config, state, self.desired_node_image_id(), recreate)
         if plan.action == "none":
             return plan
