@@ -143,10 +143,16 @@ class LiveContext:
         if workload is None:
             return Health(False, f"unknown component {component!r} (known: {', '.join(WORKLOADS)})")
         state = self.kube.workload_state(workload)
+        # Serving = the latest spec rolled out and enough ready replicas; a pod still terminating after
+        # a restart does not count against it. A transient state gets a few seconds to settle.
+        deadline = time.monotonic() + 20
+        while state is not None and not _serving(state) and time.monotonic() < deadline:
+            time.sleep(2)
+            state = self.kube.workload_state(workload)
         if state is None:
             return Health(False, f"{workload.ref} does not exist")
         status = Evidence(STATUS, workload.ref, state.summary)
-        if not state.healthy:
+        if not _serving(state):
             return Health(False, f"{workload.ref}: {state.summary}", [status])
         if component == "rhdemo-app":
             try:
@@ -365,9 +371,14 @@ class LiveContext:
             if pod.name in exclude or (only is not None and pod.name not in only) or pod.ready or not pod.problem:
                 continue
             container = _main_container(component)
-            logs = self.pod_logs(pod.name, container, previous=pod.restarts > 0)
-            if pod.restarts > 0 and needle and needle not in logs:
-                logs = self.pod_logs(pod.name, container) + "\n" + logs
+            texts = [self.pod_logs(pod.name, container, previous=True)] if pod.restarts > 0 else []
+            texts.append(self.pod_logs(pod.name, container))
+            # Right at a restart the kubelet may not serve a container's log yet: look again next time.
+            readable = [text for text in texts if text.strip() and not text.startswith("(no logs")
+                        and "unable to retrieve container logs" not in text]
+            if not readable:
+                continue
+            logs = "\n".join(readable)
             if needle is None or needle in logs:
                 return Crash(pod.name, pod.problem, logs)
         return None
@@ -460,6 +471,10 @@ class LiveContext:
             return workloads_in_manifest(self.helm.get_manifest(self.release))
         except CommandError:
             return []
+
+
+def _serving(state: Any) -> bool:
+    return bool(state.up_to_date and state.ready >= state.desired)
 
 
 def _main_container(component: str) -> str:
