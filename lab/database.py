@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 
 from lab.errors import LabError
-from lab.kube import port_forward
 from lab.runner import CommandError, Runner
 
 # The same SQL runs through psql (exec) and psycopg (tests, port-forward). The checksum covers only
@@ -65,7 +64,9 @@ def can_login(host: str, port: int, user: str, password: str, dbname: str,
 
 
 class DatabasePod:
-    """A database pod, reached with `kubectl exec` (socket, trust) or a port-forward."""
+    """A database pod, reached with `kubectl exec` over its local socket (trust, as in the official image).
+    Password checks do not belong here: connections through a port-forward arrive from 127.0.0.1, which
+    that image also trusts (see LiveContext.can_login for a real check through the Service)."""
 
     def __init__(self, runner: Runner, context: str, namespace: str, pod: str) -> None:
         self.runner = runner
@@ -94,6 +95,3 @@ class DatabasePod:
     def roles(self) -> list[str]:
         return self.query(ROLES_SQL)
 
-    def can_login(self, user: str, password: str, dbname: str, port: int = 5432) -> tuple[bool, str]:
-        with port_forward(self.runner, self.context, self.namespace, f"pod/{self.pod}", port) as local_port:
-            return can_login("127.0.0.1", local_port, user, password, dbname)

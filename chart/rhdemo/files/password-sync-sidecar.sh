@@ -21,7 +21,7 @@ while :; do
   else
     # A digest of the file tells a change without keeping the password in a variable.
     current="$(sha256sum < "$PASSWORD_FILE" | cut -d ' ' -f 1)"
-    if [ "$current" != "$applied" ] && pg_isready -q; then
+    if [ "$current" != "$applied" ] && pg_isready -q -U "$POSTGRES_USER" -d postgres; then
       if psql -X -q --no-psqlrc -v ON_ERROR_STOP=1 -v role="$SYNC_ROLE" \
           -U "$POSTGRES_USER" -d postgres >/dev/null <<'EOSQL'
 \set VERBOSITY terse
