@@ -245,29 +245,32 @@ class Stack:
         result.seconds = time.monotonic() - started
         return result
 
-    def _up(self, recreate: bool) -> UpResult:
+    def ensure_cluster(self, recreate: bool = False) -> str:
+        """Step 1 of `up`: the kind cluster converged (or an external one answering); the action taken."""
         config = self.config
-        # 1. cluster
         if config.uses_kind:
             self.progress.step(f"cluster {config.cluster_name}")
             plan: ClusterPlan = self.cluster().ensure(recreate=recreate, on_step=self.progress.detail)
-            result = UpResult(cluster_action=plan.action)
             self.progress.detail("unchanged" if plan.action == "none" else f"{plan.action}d: {'; '.join(plan.reasons)}")
-        else:
-            self.progress.step(f"existing cluster, context {config.context}")
-            if not self.cluster().api_healthy():
-                raise LabError(f"the cluster of context {config.context} does not answer",
-                               "check `kubectl --context <ctx> get --raw /readyz`, or drop --context to use the lab's kind cluster")
-            result = UpResult(cluster_action="none")
+            return plan.action
+        self.progress.step(f"existing cluster, context {config.context}")
+        if not self.cluster().api_healthy():
+            raise LabError(f"the cluster of context {config.context} does not answer",
+                           "check `kubectl --context <ctx> get --raw /readyz`, or drop --context to use the lab's kind cluster")
+        return "none"
 
-        # 2. images: build what is missing (content tags), then load what the node lacks
+    def ensure_images(self, app_images: Sequence[images_mod.AppImage]) -> tuple[list[str], list[str]]:
+        """Step 2 of `up`: build the app images that are missing (content tags), check the local image
+        set is in Docker, load into the node what it lacks. Returns (built, loaded)."""
+        config = self.config
         self.progress.step("images")
         builder = images_mod.ImageBuilder(self.docker)
         wanted: dict[str, str] = {}
-        for image in images_mod.app_images(config):
+        built: list[str] = []
+        for image in app_images:
             if builder.image_id(image.tag) is None:
                 self.progress.detail(f"building {image.tag}")
-                result.images_built.append(image.tag)
+                built.append(image.tag)
             wanted[image.tag] = builder.build(image, config.app_stub_path, config.timeouts.build,
                                               on_line=self.progress.output)
         for reference in images_mod.local_images_required(config):
@@ -276,15 +279,20 @@ class Stack:
                 raise LabError(f"image {reference} of the local image set is not in Docker",
                                "build the local image set: `bash .ci/lib/build-images.sh`, or use --image-set public")
             wanted[reference] = image_id
-        if config.uses_kind:
-            missing = images_to_load(wanted, self.cluster().node_images({containerd_name(ref) for ref in wanted}))
-            if missing:
-                self.progress.detail(f"loading into the node: {', '.join(missing)}")
-                self.cluster().load(missing)
-            result.images_loaded = missing
-            self.progress.detail(f"{len(wanted)} images, {len(missing)} loaded, {len(result.images_built)} built")
-        else:
+        if not config.uses_kind:
             self.progress.detail("external cluster: the images must be reachable from its nodes")
+            return built, []
+        missing = images_to_load(wanted, self.cluster().node_images({containerd_name(ref) for ref in wanted}))
+        if missing:
+            self.progress.detail(f"loading into the node: {', '.join(missing)}")
+            self.cluster().load(missing)
+        self.progress.detail(f"{len(wanted)} images, {len(missing)} loaded, {len(built)} built")
+        return built, missing
+
+    def _up(self, recreate: bool) -> UpResult:
+        config = self.config
+        result = UpResult(cluster_action=self.ensure_cluster(recreate))
+        result.images_built, result.images_loaded = self.ensure_images(images_mod.app_images(config))
 
         # 3. release
         self.progress.step(f"release {config.release} in {config.namespace}")
@@ -311,7 +319,7 @@ class Stack:
         states = self.kube.wait_ready(workloads, config.timeouts.ready, self._render(workloads))
         if not all(s is not None and s.healthy for s in states):
             raise StackNotReady("the stack did not become ready in time",
-                                f"see `lab status` and `lab logs <component>`; then `lab up` again",
+                                "see `lab status` and `lab logs <component>`; then `lab up` again",
                                 diagnose(self.kube, workloads, states))
         result.workloads = [s for s in states if s is not None]
         if result.helm_to_ready_seconds is not None:

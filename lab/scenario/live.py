@@ -26,7 +26,6 @@ from typing import Any
 import yaml
 
 from lab import images as images_mod
-from lab.cluster import Cluster, images_to_load
 from lab.config import LabConfig
 from lab.database import DatabasePod, EMPLOYES_STATS_SQL, TABLE_EXISTS_SQL, parse_stats
 from lab.errors import LabError
@@ -34,7 +33,7 @@ from lab.helm import Helm, deep_merge, values_file
 from lab.kube import Kube, Workload, port_forward, workloads_in_manifest
 from lab.runner import CommandError, CommandResult, Runner, mask_text
 from lab.scenario.model import LOG, OUTPUT, SQL, STATUS, DataSnapshot, Evidence, Health, Scenario
-from lab.stack import diagnose
+from lab.stack import Stack, diagnose
 
 # The workloads a scenario release can have, by the component names scenarios use.
 WORKLOADS: dict[str, Workload] = {
@@ -509,28 +508,10 @@ class _PreparedCluster:
     def ensure(self) -> None:
         if self.done:
             return
-        config = self.config
-        docker = images_mod.docker_client()
-        cluster = Cluster(config, self.runner, docker)
-        if config.uses_kind:
-            cluster.ensure()
-        elif not cluster.api_healthy():
-            raise LabError(f"the cluster of context {config.context} does not answer",
-                           "check `kubectl --context <ctx> get --raw /readyz`")
-        builder = images_mod.ImageBuilder(docker)
-        wanted: dict[str, str] = {}
-        for image in self.app_images().values():
-            wanted[image.tag] = builder.build(image, config.app_stub_path, config.timeouts.build)
-        for reference in images_mod.local_images_required(config):
-            image_id = builder.image_id(reference)
-            if image_id is None:
-                raise LabError(f"image {reference} of the local image set is not in Docker",
-                               "build the local image set: `bash .ci/lib/build-images.sh`, or use --image-set public")
-            wanted[reference] = image_id
-        if config.uses_kind:
-            missing = images_to_load(wanted, cluster.node_images())
-            if missing:
-                cluster.load(missing)
+        # The same steps 1-2 as `lab up` (quietly): the scenarios then install their own releases.
+        stack = Stack(self.config, self.runner)
+        stack.ensure_cluster()
+        stack.ensure_images(list(self.app_images().values()))
         self.done = True
 
 
