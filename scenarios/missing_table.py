@@ -35,6 +35,12 @@ def _hibernate_caveat(ctx: Any) -> list[Any]:
                     f"{', '.join(missing_indexes) or 'none missing'}")]
 
 
+def empty_database_again(why: str) -> Step:
+    """Each fix is shown on its own: drop what the previous one created, back to Problème 3's empty schema."""
+    return Step("Start again from an empty database", why=why, do=reset_schema(), touches_data=False, timeout=60,
+                expect=holds("empty schema", "no table left in public"))
+
+
 SCENARIO = Scenario(
     id="missing-table",
     title="Problème 3 — pas de gestion de migrations de schéma",
@@ -57,10 +63,7 @@ SCENARIO = Scenario(
                          component_logs("rhdemo-app", container="init-schema")),
              timeout=180,
              expect=AllOf(Healthy("rhdemo-app"), shows("✅ Schéma créé avec succès"))),
-        Step("Start again from an empty database",
-             why="Chaque correctif est montré seul : on repart de la situation du Problème 3 (aucune table).",
-             do=reset_schema(), touches_data=False, timeout=60,
-             expect=holds("empty schema", "no table left in public")),
+        empty_database_again("Chaque correctif est montré seul : on repart de la situation du Problème 3 (aucune table)."),
         Step("Option 2A: the SQL-migration Job applies V1 (pre-upgrade hook)",
              why="Option 2A : un Job applique les scripts SQL versionnés et note chaque version dans "
                  "`schema_migrations` ; en upgrade c'est un hook pre-upgrade, donc avant le nouveau pod.",
@@ -68,10 +71,7 @@ SCENARIO = Scenario(
                                  job="schema-migration-", looks=("SELECT version, applied_at FROM schema_migrations",)),
              timeout=240,
              expect=AllOf(Healthy("rhdemo-app"), shows("V1__initial_schema", kinds=("sql",)))),
-        Step("Start again from an empty database",
-             why="On efface ce que l'Option 2A a créé (table et `schema_migrations`).",
-             do=reset_schema(), touches_data=False, timeout=60,
-             expect=holds("empty schema", "no table left in public")),
+        empty_database_again("On efface ce que l'Option 2A a créé (table et `schema_migrations`)."),
         Step("Option 2B: the Flyway Job migrates to V1 (pre-upgrade hook)",
              why="Option 2B : l'image Flyway applique `V1__initial_schema.sql` du ConfigMap `flyway-migrations` "
                  "et tient `flyway_schema_history`.",
@@ -79,10 +79,7 @@ SCENARIO = Scenario(
                                  job="flyway-migration-", looks=(HISTORY_SQL,)),
              timeout=240,
              expect=AllOf(Healthy("rhdemo-app"), shows("V1__initial_schema.sql", kinds=("sql",)))),
-        Step("Start again from an empty database",
-             why="On efface ce que l'Option 2B a créé (table et `flyway_schema_history`).",
-             do=reset_schema(), touches_data=False, timeout=60,
-             expect=holds("empty schema", "no table left in public")),
+        empty_database_again("On efface ce que l'Option 2B a créé (table et `flyway_schema_history`)."),
         Step("Option 4B: Flyway inside the app migrates at startup",
              why="Option 4B (recommandée) : Flyway est dans l'application, ses migrations dans "
                  "`db/migration` ; il migre avant que Hibernate ne valide.",
@@ -94,10 +91,7 @@ SCENARIO = Scenario(
              timeout=180,
              expect=AllOf(Healthy("rhdemo-app"), shows(MIGRATING + ' "1 - initial schema"'),
                           shows("V1__initial_schema.sql", kinds=("sql",)))),
-        Step("Start again from an empty database",
-             why="On efface ce que l'Option 4B a créé (table et `flyway_schema_history`).",
-             do=reset_schema(), touches_data=False, timeout=60,
-             expect=holds("empty schema", "no table left in public")),
+        empty_database_again("On efface ce que l'Option 4B a créé (table et `flyway_schema_history`)."),
         Step("Option 4A: ddl-auto update creates the table (app 1.1, with telephone)",
              why="Option 4A : Hibernate `update` crée ce qui manque au démarrage — simple, automatique.",
              do=with_sql(upgrade(values("hibernate-update"), app_release="1.1", collect=("rhdemo-app",)),
