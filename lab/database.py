@@ -13,7 +13,9 @@ from typing import Any
 import psycopg
 
 from lab.errors import LabError
-from lab.runner import CommandError, Runner
+from lab.kube import Kubectl
+from lab.runner import CommandError, Runner, mask_text
+from lab.timeouts import DEFAULTS
 
 # The same SQL runs through psql (exec) and psycopg (tests, port-forward). The checksum covers only
 # the first migration's columns: adding `telephone` (V2) must not look like changed data.
@@ -65,24 +67,24 @@ def can_login(host: str, port: int, user: str, password: str, dbname: str,
 
 class DatabasePod:
     """A database pod, reached with `kubectl exec` over its local socket (trust, as in the official image).
-    Password checks do not belong here: connections through a port-forward arrive from 127.0.0.1, which
-    that image also trusts (see LiveContext.can_login for a real check through the Service)."""
+    A password check goes through the database's Service instead (`can_login`): connections through a
+    port-forward arrive from 127.0.0.1, which that image also trusts."""
 
     def __init__(self, runner: Runner, context: str, namespace: str, pod: str) -> None:
         self.runner = runner
         self.context = context
         self.namespace = namespace
         self.pod = pod
+        self.kubectl = Kubectl(runner, context, namespace)
 
     def psql_argv(self, interactive: bool) -> list[str]:
-        return ["kubectl", "--context", self.context, "-n", self.namespace, "exec",
-                "-it" if interactive else "-i", self.pod, "--", "sh", "-c", PSQL_IN_POD]
+        return self.kubectl.exec_argv(self.pod, ["sh", "-c", PSQL_IN_POD], interactive=interactive)
 
     def query(self, sql: str) -> list[str]:
         """Rows as `a|b` lines (psql -tA), SQL through stdin."""
         try:
-            result = self.runner.run([*self.psql_argv(False)[:-1], PSQL_IN_POD + " -tA"], input=sql + ";\n",
-                                     timeout=60)
+            result = self.runner.run(self.kubectl.exec_argv(self.pod, ["sh", "-c", PSQL_IN_POD + " -tA"]),
+                                     input=sql + ";\n", timeout=DEFAULTS.query)
         except CommandError as exc:
             raise LabError(f"query in {self.pod} failed: {exc.stderr_tail}") from None
         return [line for line in result.stdout.splitlines() if line.strip()]
@@ -95,3 +97,19 @@ class DatabasePod:
     def roles(self) -> list[str]:
         return self.query(ROLES_SQL)
 
+    def can_login(self, service: str, user: str, database: str, password: str,
+                  container: str = "postgresql") -> tuple[bool, str]:
+        """Does this password log in over TCP through `service`, exactly the app's path
+        (`host all all all scram-sha-256`)? (True, "") or (False, the server's reason, masked).
+        psql runs in this pod and reads the password from stdin (never argv)."""
+        self.runner.register_secret(password)
+        script = ('IFS= read -r PGPASSWORD; export PGPASSWORD; '
+                  f'exec psql -X -h {service} -U "$1" -d "$2" -tA -c "SELECT 1"')
+        result = self.runner.run(self.kubectl.exec_argv(self.pod, ["sh", "-c", script, "sh", user, database],
+                                                        container=container),
+                                 input=password + "\n", check=False, timeout=DEFAULTS.query)
+        if result.returncode == 0 and result.stdout.strip() == "1":
+            return True, ""
+        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        reason = next((line for line in lines if "FATAL" in line), lines[0] if lines else "psql failed")
+        return False, mask_text(reason.strip(), self.runner.secrets)

@@ -1,4 +1,6 @@
-"""helm: version detection (3 vs 4 flag names), upgrade --install, history, rollback, test, values.
+"""helm: THE place a helm command line is assembled: version detection (3 vs 4 flag names),
+upgrade --install, history, rollback, test, uninstall, values; `attempt_*` return a `HelmRun`
+instead of raising, for failures a scenario expects.
 
 "No change -> no new revision": each revision the lab installs carries a release label
 `lab-fingerprint` = hash(chart files + merged user values). `up` compares it with the deployed one.
@@ -12,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,10 +24,10 @@ from typing import Any
 import yaml
 
 from lab.errors import LabError
-from lab.runner import SECRET_KEY, CommandError, Runner
+from lab.runner import MASK, CommandError, Runner, is_secret_key, mask_text
+from lab.timeouts import DEFAULTS
 
 FINGERPRINT_LABEL = "lab-fingerprint"
-MASK = "*****"
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def load_values_file(path: Path) -> dict[str, Any]:
 def mask_values(values: Any) -> Any:
     """Copy of a values tree with secret-looking leaves masked (for `lab values` and logs)."""
     if isinstance(values, Mapping):
-        return {key: (MASK if SECRET_KEY.search(str(key)) and not isinstance(value, (Mapping, list)) and value
+        return {key: (MASK if is_secret_key(str(key)) and not isinstance(value, (Mapping, list)) and value
                       else mask_values(value)) for key, value in values.items()}
     if isinstance(values, list):
         return [mask_values(item) for item in values]
@@ -178,6 +181,37 @@ def plan_release(current: DeployedRelease | None, desired_fingerprint: str) -> R
     return ReleasePlan("none", f"revision {current.revision} already has these values and chart")
 
 
+# Texts helm prints when its --timeout ran out (helm 3 and 4).
+HELM_TIMEOUT_TEXTS = ("context deadline exceeded", "timed out waiting for the condition", "timed out waiting")
+
+
+@dataclass(frozen=True)
+class HelmRun:
+    """One helm command's result: never raises on helm's own failure (a failure may be the expectation)."""
+
+    ok: bool
+    command: str        # masked
+    output: str         # stdout + stderr, masked
+    seconds: float
+    timed_out: bool = False
+    returncode: int = 0  # -1: the process outlived its own budget
+
+    @property
+    def short_command(self) -> str:
+        """The command without its values files (temporary paths), for a report."""
+        return self.command.split(" --values")[0][:120]
+
+    @property
+    def report_output(self) -> str:
+        """helm's own lines: the chart's NOTES are for humans installing by hand."""
+        return self.output.split("\nNOTES:")[0].strip() or "(no output)"
+
+    @property
+    def error_line(self) -> str:
+        """helm's last `Error...` line, or ""."""
+        return next((line for line in reversed(self.output.splitlines()) if line.startswith("Error")), "")
+
+
 class Helm:
     def __init__(self, runner: Runner, context: str, namespace: str) -> None:
         self.runner = runner
@@ -233,11 +267,11 @@ class Helm:
         if re.search(r"\bmissing\b|\bwrong version\b", listing):
             self.runner.run(["helm", "dependency", "build", str(chart), "--skip-refresh"], timeout=300)
 
-    def upgrade_install(self, release: str, chart: Path, values_files: Sequence[Path], *,
-                        labels: Mapping[str, str] | None = None, wait: bool = True, atomic: bool = False,
-                        timeout: int = 600, extra: Sequence[str] = ()) -> str:
-        argv = ["helm", "upgrade", "--install", release, str(chart), *self._base(), "--create-namespace",
-                "--timeout", f"{timeout}s"]
+    def _upgrade_argv(self, release: str, chart: Path, values_files: Sequence[Path], *, timeout: float, wait: bool,
+                      atomic: bool, labels: Mapping[str, str] | None, extra: Sequence[str],
+                      create_namespace: bool) -> list[str]:
+        argv = ["helm", "upgrade", "--install", release, str(chart), *self._base(),
+                *(["--create-namespace"] if create_namespace else []), "--timeout", f"{int(timeout)}s"]
         for path in values_files:
             argv += ["--values", str(path)]
         if wait:
@@ -246,51 +280,78 @@ class Helm:
             argv.append(self.flags.atomic)
         if labels:
             argv += ["--labels", ",".join(f"{k}={v}" for k, v in labels.items())]
-        argv += list(extra)
+        return [*argv, *extra]
+
+    def upgrade_install(self, release: str, chart: Path, values_files: Sequence[Path], *,
+                        labels: Mapping[str, str] | None = None, wait: bool = True, atomic: bool = False,
+                        timeout: int = 600, extra: Sequence[str] = ()) -> str:
+        argv = self._upgrade_argv(release, chart, values_files, timeout=timeout, wait=wait, atomic=atomic,
+                                  labels=labels, extra=extra, create_namespace=True)
         return self.runner.run(argv, timeout=timeout + 120).stdout
 
+    def attempt_upgrade(self, release: str, chart: Path, values_files: Sequence[Path], *, timeout: float,
+                        wait: bool = True, atomic: bool = False, extra: Sequence[str] = ()) -> HelmRun:
+        """`helm upgrade --install` whose failure is a result, not an exception (a scenario may expect it).
+        The namespace must exist (scenarios create theirs)."""
+        argv = self._upgrade_argv(release, chart, values_files, timeout=timeout, wait=wait, atomic=atomic,
+                                  labels=None, extra=extra, create_namespace=False)
+        return self._attempt(argv, timeout + DEFAULTS.helm_grace)
+
     def history(self, release: str) -> list[dict[str, Any]]:
-        result = self.runner.run(["helm", "history", release, *self._base(), "-o", "json"], timeout=60, check=False)
+        result = self.runner.run(["helm", "history", release, *self._base(), "-o", "json"],
+                                 timeout=DEFAULTS.query, check=False)
         if result.returncode != 0:
             return []
         return list(json.loads(result.stdout or "[]"))
-
-    def status(self, release: str) -> dict[str, Any] | None:
-        result = self.runner.run(["helm", "status", release, *self._base(), "-o", "json"], timeout=60, check=False)
-        return json.loads(result.stdout) if result.returncode == 0 else None
 
     def get_values(self, release: str, all_values: bool = True) -> dict[str, Any]:
         argv = ["helm", "get", "values", release, *self._base(), "-o", "json"]
         if all_values:
             argv.append("--all")
-        return json.loads(self.runner.run(argv, timeout=60).stdout or "{}") or {}
+        return json.loads(self.runner.run(argv, timeout=DEFAULTS.query).stdout or "{}") or {}
 
     def get_manifest(self, release: str) -> str:
-        return self.runner.run(["helm", "get", "manifest", release, *self._base()], timeout=60).stdout
+        return self.runner.run(["helm", "get", "manifest", release, *self._base()], timeout=DEFAULTS.query).stdout
+
+    def _rollback_argv(self, release: str, revision: int | None, wait: bool, timeout: float) -> list[str]:
+        argv = ["helm", "rollback", release, *([str(revision)] if revision else []), *self._base(),
+                "--timeout", f"{int(timeout)}s"]
+        return [*argv, *(self.flags.wait if wait else ())]
 
     def rollback(self, release: str, revision: int | None = None, wait: bool = True, timeout: int = 600) -> None:
-        argv = ["helm", "rollback", release, *([str(revision)] if revision else []), *self._base(),
-                "--timeout", f"{timeout}s"]
-        if wait:
-            argv += list(self.flags.wait)
-        self.runner.run(argv, timeout=timeout + 120)
+        self.runner.run(self._rollback_argv(release, revision, wait, timeout), timeout=timeout + 120)
 
-    def test(self, release: str, timeout: int = 300) -> str:
-        return self.runner.run(["helm", "test", release, *self._base(), "--timeout", f"{timeout}s", "--logs"],
-                               timeout=timeout + 60).stdout
+    def attempt_rollback(self, release: str, revision: int | None = None, *, timeout: float,
+                         wait: bool = True) -> HelmRun:
+        return self._attempt(self._rollback_argv(release, revision, wait, timeout), timeout + DEFAULTS.helm_grace)
+
+    def attempt_test(self, release: str, *, timeout: float, logs: bool = True) -> HelmRun:
+        """`helm test`; `logs=False` when the test pods delete themselves on success (hook-succeeded):
+        `--logs` would then fail on pods already gone."""
+        argv = ["helm", "test", release, *self._base(), "--timeout", f"{int(timeout)}s", *(["--logs"] if logs else [])]
+        return self._attempt(argv, timeout + DEFAULTS.helm_grace)
 
     def uninstall(self, release: str, timeout: int = 300) -> None:
         self.runner.run(["helm", "uninstall", release, *self._base(), "--wait", "--timeout", f"{timeout}s",
                          "--ignore-not-found"], timeout=timeout + 60)
 
-    def show_values(self, chart: Path) -> dict[str, Any]:
-        return yaml.safe_load(self.runner.run(["helm", "show", "values", str(chart)], timeout=60).stdout) or {}
+    def _attempt(self, argv: list[str], process_timeout: float) -> HelmRun:
+        started = time.monotonic()
+        try:
+            result = self.runner.run(argv, timeout=process_timeout, check=False)
+        except CommandError as error:  # the process itself outlived its budget
+            return HelmRun(False, error.command, error.stderr_tail, time.monotonic() - started, timed_out=True,
+                           returncode=error.returncode)
+        output = mask_text((result.stdout + "\n" + result.stderr).strip(), self.runner.secrets)
+        timed_out = result.returncode != 0 and any(text in result.stderr for text in HELM_TIMEOUT_TEXTS)
+        return HelmRun(result.returncode == 0, result.command, output, result.seconds, timed_out, result.returncode)
 
 
 @contextmanager
 def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
     """A private (0600) temporary values file: how the lab hands values (and any secret) to helm."""
-    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lab-values-", delete=False)
+    # Not a `with`: the file must outlive its handle (helm reads it by path), and go in `finally`.
+    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lab-values-", delete=False)  # noqa: SIM115
     try:
         os.chmod(handle.name, 0o600)
         yaml.safe_dump(dict(values), handle, sort_keys=True)

@@ -1,20 +1,29 @@
-"""Cluster state through the kubernetes Python client: workloads, pods, hook Jobs, events, waits.
-exec, logs and port-forward go through kubectl (via the runner): they stream to the terminal."""
+"""What the lab does to Kubernetes, in one place.
+
+`Kube`: cluster state through the kubernetes Python client (workloads, pods, Jobs, events, waits,
+crash detection); every API object is converted here once. `Kubectl`: THE place a kubectl command
+line is assembled (exec, logs -f, port-forward, apply from stdin, rollout), through the runner."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from lab.errors import LabError
-from lab.runner import Runner
+from lab.runner import CommandResult, Runner
+from lab.timeouts import DEFAULTS
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
 HOOK_ANNOTATION = "helm.sh/hook"
 
@@ -52,6 +61,10 @@ class PodState:
     restarts: int
     problem: str | None  # CrashLoopBackOff: ..., ImagePullBackOff, OOMKilled...
     labels: dict[str, str] = field(default_factory=dict)
+    uid: str = ""
+    owner: str = ""       # the owning object's name (a ReplicaSet, a Job...)
+    created: str = ""     # creation timestamp, sortable
+    started: frozenset[str] = frozenset()  # (non-init) containers running or terminated: they have logs
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,46 @@ class Event:
     last_seen: str
 
 
+@dataclass(frozen=True)
+class JobState:
+    name: str
+    annotations: dict[str, str]
+    succeeded: int
+    failed: int
+    active: int
+    created: str
+
+    @property
+    def hook(self) -> str | None:
+        """The `helm.sh/hook` phases of a hook Job, None for a regular Job."""
+        return self.annotations.get(HOOK_ANNOTATION)
+
+
+def to_event(item: Any) -> Event:
+    """THE conversion of a Kubernetes event (CoreV1Event)."""
+    return Event(item.type or "", item.reason or "", f"{item.involved_object.kind}/{item.involved_object.name}",
+                 (item.message or "").strip(), item.count or 1, str(item.last_timestamp or item.event_time or ""))
+
+
+def to_pod_state(pod: Any) -> PodState:
+    """THE conversion of a pod."""
+    statuses = pod.status.container_statuses or []
+    ready_count = sum(1 for s in statuses if s.ready)
+    return PodState(
+        name=pod.metadata.name, phase=pod.status.phase or "Unknown",
+        ready=bool(statuses) and ready_count == len(statuses) and not pod.metadata.deletion_timestamp,
+        containers_ready=f"{ready_count}/{len(pod.spec.containers)}",
+        restarts=sum(s.restart_count for s in statuses), problem=pod_problem(pod),
+        labels=dict(pod.metadata.labels or {}), uid=str(pod.metadata.uid or ""),
+        owner=next((ref.name for ref in pod.metadata.owner_references or []), ""),
+        created=str(pod.metadata.creation_timestamp or ""),
+        started=frozenset(s.name for s in statuses if s.state and (s.state.running or s.state.terminated)))
+
+
+def _selector(labels: dict[str, str] | None) -> str | None:
+    return ",".join(f"{k}={v}" for k, v in (labels or {}).items()) or None
+
+
 def workloads_in_manifest(manifest: str) -> list[Workload]:
     """Deployments and StatefulSets of a rendered release (`helm get manifest`)."""
     found = []
@@ -139,7 +192,8 @@ class Kube:
         self.context = context
         self.namespace = namespace
         try:
-            self.api_client = config.new_client_from_config(context=context)
+            # The kubernetes client ships no type information.
+            self.api_client = config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
         except (ConfigException, OSError) as exc:
             raise LabError(f"kube context {context!r} is not usable: {str(exc).splitlines()[0]}",
                            "list contexts with `kubectl config get-contexts`; for the lab's own cluster run `lab up`") from None
@@ -163,19 +217,12 @@ class Kube:
             raise
 
     def pods(self, selector: dict[str, str] | None = None) -> list[PodState]:
-        label_selector = ",".join(f"{k}={v}" for k, v in (selector or {}).items()) or None
-        items = self.core.list_namespaced_pod(self.namespace, label_selector=label_selector).items
-        states = []
-        for pod in items:
-            statuses = pod.status.container_statuses or []
-            ready_count = sum(1 for s in statuses if s.ready)
-            states.append(PodState(
-                name=pod.metadata.name, phase=pod.status.phase or "Unknown",
-                ready=bool(statuses) and ready_count == len(statuses) and not pod.metadata.deletion_timestamp,
-                containers_ready=f"{ready_count}/{len(pod.spec.containers)}",
-                restarts=sum(s.restart_count for s in statuses), problem=pod_problem(pod),
-                labels=dict(pod.metadata.labels or {})))
-        return sorted(states, key=lambda p: p.name)
+        items = self.core.list_namespaced_pod(self.namespace, label_selector=_selector(selector)).items
+        return sorted((to_pod_state(pod) for pod in items), key=lambda p: p.name)
+
+    def pods_by_age(self, selector: dict[str, str] | None = None) -> list[PodState]:
+        """Pods, oldest first."""
+        return sorted(self.pods(selector), key=lambda p: p.created)
 
     def workload_state(self, workload: Workload) -> WorkloadState | None:
         from kubernetes.client.exceptions import ApiException
@@ -223,20 +270,56 @@ class Kube:
                                 failed_condition.message if failed_condition else ""))
         return sorted(jobs, key=lambda j: j.started or "")
 
+    def events(self, *, field_selector: str | None = None, limit: int = 15) -> list[Event]:
+        """The namespace's events (narrowed by a field selector), the `limit` most recent, oldest first."""
+        items = self.core.list_namespaced_event(self.namespace, field_selector=field_selector).items
+        return sorted((to_event(item) for item in items), key=lambda e: e.last_seen)[-limit:]
+
     def events_for(self, name: str, kind: str | None = None, limit: int = 10) -> list[Event]:
         selector = f"involvedObject.name={name}" + (f",involvedObject.kind={kind}" if kind else "")
-        items = self.core.list_namespaced_event(self.namespace, field_selector=selector).items
-        events = [Event(e.type or "", e.reason or "", f"{e.involved_object.kind}/{e.involved_object.name}",
-                        (e.message or "").strip(), e.count or 1, str(e.last_timestamp or e.event_time or ""))
-                  for e in items]
-        return sorted(events, key=lambda e: e.last_seen)[-limit:]
+        return self.events(field_selector=selector, limit=limit)
 
     def warning_events(self, limit: int = 15) -> list[Event]:
-        items = self.core.list_namespaced_event(self.namespace, field_selector="type=Warning").items
-        events = [Event(e.type or "", e.reason or "", f"{e.involved_object.kind}/{e.involved_object.name}",
-                        (e.message or "").strip(), e.count or 1, str(e.last_timestamp or e.event_time or ""))
-                  for e in items]
-        return sorted(events, key=lambda e: e.last_seen)[-limit:]
+        return self.events(field_selector="type=Warning", limit=limit)
+
+    def jobs(self, prefix: str = "") -> list[JobState]:
+        """Jobs whose name starts with `prefix` (hooks included), oldest first."""
+        items = self.batch.list_namespaced_job(self.namespace).items
+        jobs = [JobState(job.metadata.name, dict(job.metadata.annotations or {}), job.status.succeeded or 0,
+                         job.status.failed or 0, job.status.active or 0, str(job.metadata.creation_timestamp or ""))
+                for job in items if job.metadata.name.startswith(prefix)]
+        return sorted(jobs, key=lambda j: j.created)
+
+    def job_containers(self, job: str) -> list[tuple[str, list[str]]]:
+        """(pod, its containers, initContainers first) for every pod of a Job."""
+        found = []
+        for pod in self.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={job}").items:
+            containers = [c.name for c in (pod.spec.init_containers or [])] + [c.name for c in pod.spec.containers]
+            found.append((str(pod.metadata.name), containers))
+        return found
+
+    def replica_sets(self, selector: dict[str, str]) -> list[str]:
+        """`name (revision N)` of the ReplicaSets matching `selector`, sorted."""
+        items = self.apps.list_namespaced_replica_set(self.namespace, label_selector=_selector(selector)).items
+        return sorted(f"{rs.metadata.name} (revision {(rs.metadata.annotations or {}).get(REVISION_ANNOTATION, '?')})"
+                      for rs in items)
+
+    def current_pods(self, deployment: str, selector: dict[str, str]) -> set[str] | None:
+        """Pods of the Deployment's current revision (its newest ReplicaSet), once the controller has
+        seen the latest spec; None while it has not (or when there is no such Deployment)."""
+        try:
+            obj = self.apps.read_namespaced_deployment(deployment, self.namespace)
+        except Exception:  # noqa: BLE001 -- missing or unreadable: "not known yet" either way
+            return None
+        if (obj.status.observed_generation or 0) < (obj.metadata.generation or 0):
+            return None
+        revision = (obj.metadata.annotations or {}).get(REVISION_ANNOTATION)
+        sets = self.apps.list_namespaced_replica_set(self.namespace, label_selector=_selector(selector)).items
+        current = next((rs for rs in sets if (rs.metadata.annotations or {}).get(REVISION_ANNOTATION) == revision), None)
+        if current is None:
+            return None
+        template_hash = (current.metadata.labels or {}).get("pod-template-hash")
+        return {p.name for p in self.pods(selector) if p.labels.get("pod-template-hash") == template_hash}
 
     def pod_logs(self, pod: str, container: str | None = None, tail_lines: int = 50, previous: bool = False) -> str:
         from kubernetes.client.exceptions import ApiException
@@ -253,17 +336,6 @@ class Kube:
             self.core.delete_namespaced_pod(pod.name, self.namespace)
         return len(pods)
 
-    def secret_exists(self, name: str) -> bool:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            self.core.read_namespaced_secret(name, self.namespace)
-            return True
-        except ApiException as exc:
-            if self._not_found(exc):
-                return False
-            raise
-
     def wait_ready(self, workloads: Sequence[Workload], timeout: float,
                    on_progress: Callable[[list[WorkloadState | None], list[HookJob]], None] = lambda w, h: None,
                    interval: float = 2.0, stop: Callable[[], bool] = lambda: False) -> list[WorkloadState | None]:
@@ -279,6 +351,97 @@ class Kube:
             time.sleep(interval)
 
 
+    def wait_healthy(self, workload: Workload, timeout: float, *, fail_on_crash: bool = False,
+                     interval: float = 3.0) -> tuple[bool, str]:
+        """Poll one workload until healthy: (True, summary), or (False, summary) at the deadline or,
+        with `fail_on_crash`, at the first pod that crashed (a problem after a restart)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.workload_state(workload)
+            detail = "does not exist" if state is None else state.summary
+            if state is not None and state.healthy:
+                return True, detail
+            if fail_on_crash and state is not None and any(p.problem and p.restarts > 0 for p in state.pods):
+                return False, detail
+            if time.monotonic() > deadline:
+                return False, detail
+            time.sleep(interval)
+
+    def find_crash(self, selector: dict[str, str], container: str, needle: str | None = None, *,
+                   exclude: Collection[str] = (), only: Collection[str] | None = None) -> Crash | None:
+        """A pod whose `container` failed (restarted or exited non-zero), with its log lines (the
+        previous container's too when it restarted). With `needle`, only a crash whose logs contain it;
+        pods in `exclude` are ignored; with `only`, only those pods are considered."""
+        for pod in self.pods(selector):
+            if pod.name in exclude or (only is not None and pod.name not in only) or pod.ready or not pod.problem:
+                continue
+            texts = [self.pod_logs(pod.name, container, tail_lines=200, previous=True)] if pod.restarts > 0 else []
+            texts.append(self.pod_logs(pod.name, container, tail_lines=200))
+            # Right at a restart the kubelet may not serve a container's log yet: look again next time.
+            readable = [text for text in texts if text.strip() and not text.startswith("(no logs")
+                        and "unable to retrieve container logs" not in text]
+            if not readable:
+                continue
+            logs = "\n".join(readable)
+            if needle is None or needle in logs:
+                return Crash(pod.name, pod.problem, logs)
+        return None
+
+
+@dataclass(frozen=True)
+class Crash:
+    """A pod whose container failed, with the log lines that say why."""
+
+    pod: str
+    problem: str
+    logs: str
+
+
+class LogFollower:
+    """`with LogFollower(kube, kubectl, selector, container) as logs:` streams (`kubectl logs -f`) the
+    `container` of every pod matching `selector` that starts during the block; after it, `logs` maps
+    pod -> its log. For hook Jobs deleted as soon as they succeed (`hook-succeeded`)."""
+
+    def __init__(self, kube: Kube, kubectl: Kubectl, selector: dict[str, str], container: str) -> None:
+        self.kube = kube
+        self.kubectl = kubectl
+        self.selector = selector
+        self.container = container
+        self.logs: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> dict[str, str]:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self.logs
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(60)
+
+    def _run(self) -> None:
+        followers: dict[str, subprocess.Popen[str]] = {}
+        while not self._stop.is_set():
+            try:
+                pods = self.kube.pods(self.selector)
+            except Exception:  # noqa: BLE001 -- the API is busy: try again at the next poll
+                pods = []
+            for pod in pods:
+                # Not before the container started: `logs -f` refuses a pod still in its initContainers.
+                if pod.name not in followers and self.container in pod.started:
+                    followers[pod.name] = self.kubectl.follow_logs(pod.name, self.container)
+            self._stop.wait(0.5)
+        for name, process in followers.items():
+            try:
+                out, _ = process.communicate(timeout=10)  # a finished container ends its `logs -f`
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, _ = process.communicate()
+            self.logs[name] = out or ""
+
+
 def free_local_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -287,7 +450,7 @@ def free_local_port() -> int:
 
 @contextmanager
 def port_forward(runner: Runner, context: str, namespace: str, target: str, remote_port: int,
-                 timeout: float = 30) -> Iterator[int]:
+                 timeout: float = DEFAULTS.port_forward) -> Iterator[int]:
     """`kubectl port-forward` to a pod/service; yields the local port."""
     local_port = free_local_port()
     process = runner.start(["kubectl", "--context", context, "-n", namespace, "port-forward", target,
@@ -309,5 +472,73 @@ def port_forward(runner: Runner, context: str, namespace: str, target: str, remo
         process.terminate()
         try:
             process.wait(timeout=5)
-        except Exception:
+        except subprocess.TimeoutExpired:
             process.kill()
+
+
+class Kubectl:
+    """kubectl for one context and namespace, through the runner: what streams (exec, logs -f,
+    port-forward) or reads stdin (apply), which the Python client does not do as a human would."""
+
+    def __init__(self, runner: Runner, context: str, namespace: str) -> None:
+        self.runner = runner
+        self.context = context
+        self.namespace = namespace
+
+    def argv(self, *args: str, namespaced: bool = True) -> list[str]:
+        return ["kubectl", "--context", self.context, *(["-n", self.namespace] if namespaced else []), *args]
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = DEFAULTS.kubectl,
+            namespaced: bool = True) -> CommandResult:
+        return self.runner.run(self.argv(*args, namespaced=namespaced), input=input, check=check, timeout=timeout)
+
+    def exec_argv(self, pod: str, command: Sequence[str], *, container: str | None = None,
+                  interactive: bool = False) -> list[str]:
+        """`kubectl exec -i[t] POD [-c CONTAINER] -- COMMAND...` (stdin carries SQL and passwords)."""
+        return self.argv("exec", "-it" if interactive else "-i", pod, *(["-c", container] if container else []),
+                         "--", *command)
+
+    def namespace_exists(self) -> bool:
+        return self.run("get", "namespace", self.namespace, namespaced=False, check=False,
+                        timeout=DEFAULTS.query).returncode == 0
+
+    def create_namespace(self) -> None:
+        self.run("create", "namespace", self.namespace, namespaced=False, timeout=DEFAULTS.query)
+
+    def delete_namespace(self) -> None:
+        seconds = int(DEFAULTS.namespace_delete)
+        self.run("delete", "namespace", self.namespace, "--wait=true", f"--timeout={seconds}s", namespaced=False,
+                 timeout=seconds + 30)
+
+    def apply(self, manifest: dict[str, Any]) -> CommandResult:
+        """`kubectl apply -f -` with the manifest on stdin (a Secret's value never reaches argv)."""
+        return self.run("apply", "-f", "-", input=json.dumps(manifest), timeout=DEFAULTS.query)
+
+    def get_json(self, *args: str) -> dict[str, Any] | None:
+        result = self.run("get", *args, "-o", "json", check=False, timeout=DEFAULTS.query)
+        return dict(json.loads(result.stdout)) if result.returncode == 0 else None
+
+    def jsonpath(self, ref: str, path: str) -> str:
+        return self.run("get", ref, "-o", f"jsonpath={path}").stdout
+
+    def rollout_restart(self, ref: str) -> None:
+        self.run("rollout", "restart", ref, timeout=DEFAULTS.query)
+
+    def rollout_status(self, ref: str, timeout: float) -> None:
+        """Wait for the rollout; kubectl gets `timeout`, its process a little more."""
+        self.run("rollout", "status", ref, f"--timeout={int(timeout)}s", timeout=timeout + DEFAULTS.query)
+
+    def wait_pods_ready(self, selector: str, timeout: float) -> None:
+        self.run("wait", "--for=condition=ready", "pod", "-l", selector, f"--timeout={int(timeout)}s",
+                 timeout=timeout + 30)
+
+    def delete_all(self, kind: str, timeout: float) -> CommandResult:
+        return self.run("delete", kind, "--all", "--wait=true", f"--timeout={int(timeout)}s", timeout=timeout + 30)
+
+    def follow_logs(self, pod: str, container: str) -> subprocess.Popen[str]:
+        """`kubectl logs -f`: ends when the container does."""
+        return self.runner.start(self.argv("logs", "-f", pod, "-c", container))
+
+    def port_forward(self, target: str, remote_port: int,
+                     timeout: float = DEFAULTS.port_forward) -> AbstractContextManager[int]:
+        return port_forward(self.runner, self.context, self.namespace, target, remote_port, timeout)

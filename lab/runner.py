@@ -26,6 +26,14 @@ from lab.errors import LabError
 MASK = "*****"
 # Keys whose values are secrets: `--set a.b.password=x`, `--from-literal=password=x`, `PGPASSWORD=x`.
 SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|credential|private[_-]?key|api[_-]?key)$", re.IGNORECASE)
+
+
+def is_secret_key(key: str) -> bool:
+    """THE rule for "is this key a secret": its last dotted part (index stripped) names one.
+    Used for --set pairs, env-style NAME=value arguments, values trees and scenario values."""
+    return bool(SECRET_KEY.search(str(key).strip().split(".")[-1].split("[")[0]))
+
+
 _SET_FLAGS = ("--set", "--set-string", "--set-literal", "--set-json", "--from-literal")
 _SECRET_VALUE_FLAGS = ("--password", "--token", "-p")
 
@@ -60,8 +68,8 @@ def _mask_assignment(text: str, secrets_only_by_key: bool = True) -> str:
     """`a.b.password=x,c=y` -> `a.b.password=*****,c=y` (helm --set takes comma lists)."""
     parts = []
     for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if sep and SECRET_KEY.search(key.strip().split(".")[-1].split("[")[0]):
+        key, sep, _ = part.partition("=")
+        if sep and is_secret_key(key):
             parts.append(f"{key}={MASK}")
         else:
             parts.append(part)
@@ -83,7 +91,7 @@ def mask_argv(argv: Sequence[str], secrets: Iterable[str] = ()) -> list[str]:
                 out = f"{flag}={_mask_assignment(rest)}"
             elif sep and flag in _SECRET_VALUE_FLAGS:
                 out = f"{flag}={MASK}"
-            elif sep and not arg.startswith("-") and SECRET_KEY.search(flag):
+            elif sep and not arg.startswith("-") and is_secret_key(flag):
                 out = f"{flag}={MASK}"  # env-style NAME=value
         masked.append(mask_text(out, secrets))
         previous = arg
