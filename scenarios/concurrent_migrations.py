@@ -5,36 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.scenario import AllOf, Evidence, Healthy, Scenario, Step
-from lab.scenario.model import LOG
-
-from scenarios._actions import install, sequence
-from scenarios._schema_actions import (HISTORY_PER_VERSION_SQL, HISTORY_SQL, MIGRATING, UP_TO_DATE, app_pods,
-                                       holds, migration_lines, observe, psql_line, rows, sql_evidence, verdict)
+from lab.scenario import AllOf, Healthy, Scenario, Step
+from scenarios._operations.checks import holds
+from scenarios._operations.compose import sequence
+from scenarios._operations.helm import install
+from scenarios._operations.schema import who_migrated
 
 REPLICAS = 4
 VALUES: dict[str, Any] = {"migrations": {"mode": "app-flyway"}, "postgresql-keycloak": {"enabled": False},
                           "tests": {"enabled": False}, "rhdemo": {"replicaCount": REPLICAS}}
-
-
-def _who_migrated(ctx: Any) -> list[Evidence]:
-    pods = app_pods(ctx)
-    per_version = rows(ctx, HISTORY_PER_VERSION_SQL)
-    logs = {p["name"]: migration_lines(ctx.pod_logs(p["name"], "rhdemo-app", tail=400)) for p in pods}
-    applied = {pod: [line for line in lines if MIGRATING in line] for pod, lines in logs.items()}
-    up_to_date = [pod for pod, lines in logs.items() if any(UP_TO_DATE in line for line in lines)]
-    total_applied = sum(len(lines) for lines in applied.values())
-    migrators = [f"{pod}: {len(lines)}" for pod, lines in applied.items() if lines]
-    return [
-        sql_evidence(ctx, HISTORY_SQL), sql_evidence(ctx, HISTORY_PER_VERSION_SQL),
-        *[Evidence(LOG, f"pod/{pod}/rhdemo-app (Flyway)", "\n".join(lines)) for pod, lines in logs.items()],
-        verdict("each version once", per_version == ["1|1", "2|1"], "version|rows: " + ", ".join(per_version)),
-        verdict("one migrator per migration", total_applied == 2 and len(up_to_date) + len(migrators) >= 2,
-                f"{total_applied} 'Migrating schema' line(s) across {len(pods)} replicas "
-                f"(applied by {', '.join(migrators) or 'nobody'}; found up to date: {len(up_to_date)})"),
-        verdict("all replicas ready", len(pods) == REPLICAS and all(p["ready"] for p in pods),
-                f"{sum(p['ready'] for p in pods)}/{len(pods)} ready (restarts {sum(p['restarts'] for p in pods)})"),
-    ]
 
 
 SCENARIO = Scenario(
@@ -49,9 +28,7 @@ SCENARIO = Scenario(
                  "autres attendent puis trouvent le schéma à jour.",
              do=sequence(f"helm install with rhdemo.replicaCount={REPLICAS}, then read who migrated",
                          install(VALUES, app_release="1.1"),
-                         observe("history and the replicas' Flyway lines", _who_migrated,
-                                 (psql_line(HISTORY_PER_VERSION_SQL),
-                                  "kubectl -n {namespace} logs -l app=rhdemo-app --prefix | grep -E 'Migrating|up to date'"))),
+                         who_migrated(REPLICAS)),
              timeout=300,
              expect=AllOf(Healthy("rhdemo-app"),
                           holds("each version once", "one history row per version (1 and 2)"),

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.scenario import Action, ActionResult, AllOf, Evidence, Fails, Hangs, Healthy, Scenario, Step, Succeeds
-from lab.scenario.model import STATUS
-from scenarios._actions import insert_employes, install, sequence, sql, upgrade
+from lab.scenario import AllOf, Fails, Hangs, Healthy, Scenario, Step, Succeeds
+from scenarios._operations.app import insert_employes
+from scenarios._operations.compose import sequence
+from scenarios._operations.db import sql
+from scenarios._operations.helm import (install, install_showing_statefulsets, uninstall_stuck_release, upgrade)
 
 HELM_TIMEOUT = 75  # seconds: long enough to see the hook wait, short enough not to waste minutes
 WAITING = "Waiting for PostgreSQL..."
@@ -28,38 +30,6 @@ SEED_PHASES: dict[str, Any] = {"passwordSync": {"mode": "none"},
 DEFAULT_PHASES: dict[str, Any] = {"passwordSync": {"mode": "none"}, "migrations": {"mode": "sql-job"}}
 
 
-def install_with_seed_phases() -> Action:
-    """helm install with the seed's pre-install hook, then what explains the hang: the hook pod's
-    log and the objects that do not exist."""
-    helm = install(SEED_PHASES, timeout=HELM_TIMEOUT, name="helm install, migration Job hook pre-install")
-
-    def run(ctx: Any) -> ActionResult:
-        result = helm(ctx)
-        statefulsets = ctx.get_json("statefulsets") or {"items": []}
-        names = [item["metadata"]["name"] for item in statefulsets.get("items", [])]
-        objects = Evidence(STATUS, f"kubectl get statefulsets -n {ctx.namespace}",
-                           f"{NO_STATEFULSET}: the release's objects are created only after the pre-install hooks"
-                           if not names else "statefulsets: " + ", ".join(names))
-        return ActionResult(result.ok, result.summary, (*result.evidence, objects), result.timed_out)
-
-    return Action(helm.name, run, (*tuple(helm.replay), "kubectl -n {namespace} get statefulsets,jobs,pods",
-                                   "kubectl -n {namespace} logs job/schema-migration-1 -c wait-for-db"))
-
-
-def uninstall_stuck_release() -> Action:
-    """helm uninstall the failed release and delete the hook Job left waiting (hooks are not part
-    of the release's manifest: uninstall leaves them)."""
-
-    def run(ctx: Any) -> ActionResult:
-        ctx.runner.run(["helm", "uninstall", ctx.release, "--kube-context", ctx.config.context,
-                        "--namespace", ctx.namespace, "--wait", "--timeout", "120s"], timeout=180)
-        deleted = ctx.kubectl("delete", "jobs", "--all", "--wait=true", "--timeout=60s", timeout=90)
-        return ActionResult.success("release uninstalled, hook Job deleted", Evidence(STATUS, "kubectl delete jobs", deleted.stdout.strip()))
-
-    return Action("helm uninstall, delete the waiting hook Job", run, (
-        "helm uninstall {release} -n {namespace}", "kubectl -n {namespace} delete jobs --all"))
-
-
 SCENARIO = Scenario(
     id="hook-deadlock",
     title="Le hook pre-install qui attend la base : premier déploiement bloqué",
@@ -70,14 +40,15 @@ SCENARIO = Scenario(
              why="Helm exécute les hooks pre-install AVANT de créer les objets de la release : l'initContainer "
                  "du Job boucle sur pg_isready (« Waiting for PostgreSQL... ») pour un StatefulSet qui n'existe pas "
                  "encore, et n'existera qu'après la fin du hook. Blocage jusqu'au timeout.",
-             do=install_with_seed_phases(),
+             do=install_showing_statefulsets(SEED_PHASES, timeout=HELM_TIMEOUT, none_text=NO_STATEFULSET,
+                                             name="helm install, migration Job hook pre-install"),
              expect=AllOf(Hangs(until=HELM_TIMEOUT),
                           Fails(log=WAITING, action_fails=False),
                           Fails(message=NO_STATEFULSET, action_fails=False)),
              timeout=HELM_TIMEOUT + 60),
         Step("Remove the stuck release",
              why="Le hook en attente reste (les hooks ne font pas partie du manifeste) : on nettoie.",
-             do=uninstall_stuck_release(), expect=Succeeds(), timeout=240, touches_data=False),
+             do=uninstall_stuck_release(timeout=120), expect=Succeeds(), timeout=240, touches_data=False),
         Step("Install with the chart's default phases",
              why="Par défaut le Job de migration est une ressource ordinaire à l'installation (créé avec la base, "
                  "il l'attend) et un hook pre-upgrade ensuite : pas d'interblocage, ni avec --wait.",

@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from lab.scenario import Fails, Healthy, Scenario, Step, Succeeds
-from scenarios._actions import insert_employes, install, sequence, shows, sql, upgrade, wait_for_log
+from scenarios._operations.app import insert_employes
+from scenarios._operations.checks import evidence_contains
+from scenarios._operations.compose import sequence
+from scenarios._operations.db import sql
+from scenarios._operations.helm import install, upgrade
+from scenarios._operations.wait import wait_for_log
 
 SKIPPING = "PostgreSQL Database directory appears to contain a database; Skipping initialization"
 INIT_RAN = "running /docker-entrypoint-initdb.d/01-employes.sql"
@@ -82,6 +87,6 @@ SCENARIO = Scenario(
              why="La preuve en SQL : telephone existe, et V2 est enregistrée (elle ne sera plus rejouée).",
              do=sequence("psql: the telephone column and schema_migrations",
                          sql("rhdemo", TELEPHONE), sql("rhdemo", MIGRATIONS)),
-             expect=shows("telephone present", "V2__add_phone_column"), timeout=90, touches_data=False),
+             expect=evidence_contains("telephone present", "V2__add_phone_column"), timeout=90, touches_data=False),
     ],
 )

@@ -6,33 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from lab.scenario import AllOf, Fails, Healthy, Scenario, Step
-
-from scenarios._actions import component_logs, install, sequence, wait_for_crash
-from scenarios._schema_actions import (COLUMNS_SQL, HISTORY_SQL, HISTORY_TABLES, INDEXES_SQL, MIGRATING,
-                                       MISSING_TABLE, TABLES_SQL, V1_INDEXES, holds, observe, psql_line, reset_schema, rows, settled,
-                                       shows, sql_evidence, upgrade_with_job, verdict, with_sql)
-from scenarios._actions import upgrade
+from scenarios._operations.checks import excerpt_shows, holds
+from scenarios._operations.compose import sequence
+from scenarios._operations.helm import install, upgrade
+from scenarios._operations.observe import component_logs
+from scenarios._operations.schema import (COLUMNS_SQL, HISTORY_SQL, MIGRATING, MISSING_TABLE, hibernate_caveat,
+                                          reset_schema, upgrade_with_job, with_sql)
+from scenarios._operations.wait import settled, wait_for_crash
 
 
 def values(mode: str) -> dict[str, Any]:
     return {"migrations": {"mode": mode}, "postgresql-keycloak": {"enabled": False}, "tests": {"enabled": False}}
-
-
-def _hibernate_caveat(ctx: Any) -> list[Any]:
-    """What `ddl-auto: update` leaves behind after the model dropped `telephone` (1.1 -> 1.0)."""
-    columns = rows(ctx, COLUMNS_SQL)
-    tables = rows(ctx, TABLES_SQL)
-    indexes = rows(ctx, INDEXES_SQL)
-    orphan = any(line.startswith("telephone|") for line in columns)
-    no_history = not any(table in tables for table in HISTORY_TABLES)
-    missing_indexes = [index for index in V1_INDEXES if index not in indexes]
-    return [sql_evidence(ctx, COLUMNS_SQL), sql_evidence(ctx, TABLES_SQL), sql_evidence(ctx, INDEXES_SQL),
-            verdict("orphan column", orphan,
-                    "telephone is still in employes, though app 1.0 no longer maps it" if orphan
-                    else "telephone is gone"),
-            verdict("no history", no_history and bool(missing_indexes),
-                    f"no migration history table ({', '.join(tables)}); V1's indexes never created: "
-                    f"{', '.join(missing_indexes) or 'none missing'}")]
 
 
 def empty_database_again(why: str) -> Step:
@@ -62,23 +46,23 @@ SCENARIO = Scenario(
                          settled(),
                          component_logs("rhdemo-app", container="init-schema")),
              timeout=180,
-             expect=AllOf(Healthy("rhdemo-app"), shows("✅ Schéma créé avec succès"))),
+             expect=AllOf(Healthy("rhdemo-app"), excerpt_shows("✅ Schéma créé avec succès"))),
         empty_database_again("Chaque correctif est montré seul : on repart de la situation du Problème 3 (aucune table)."),
         Step("Option 2A: the SQL-migration Job applies V1 (pre-upgrade hook)",
              why="Option 2A : un Job applique les scripts SQL versionnés et note chaque version dans "
                  "`schema_migrations` ; en upgrade c'est un hook pre-upgrade, donc avant le nouveau pod.",
-             do=upgrade_with_job(values("sql-job"), selector="component=schema-migration", container="migrate",
+             do=upgrade_with_job(values("sql-job"), selector={"component": "schema-migration"}, container="migrate",
                                  job="schema-migration-", looks=("SELECT version, applied_at FROM schema_migrations",)),
              timeout=240,
-             expect=AllOf(Healthy("rhdemo-app"), shows("V1__initial_schema", kinds=("sql",)))),
+             expect=AllOf(Healthy("rhdemo-app"), excerpt_shows("V1__initial_schema", kinds=("sql",)))),
         empty_database_again("On efface ce que l'Option 2A a créé (table et `schema_migrations`)."),
         Step("Option 2B: the Flyway Job migrates to V1 (pre-upgrade hook)",
              why="Option 2B : l'image Flyway applique `V1__initial_schema.sql` du ConfigMap `flyway-migrations` "
                  "et tient `flyway_schema_history`.",
-             do=upgrade_with_job(values("flyway-job"), selector="component=flyway-migration", container="flyway",
+             do=upgrade_with_job(values("flyway-job"), selector={"component": "flyway-migration"}, container="flyway",
                                  job="flyway-migration-", looks=(HISTORY_SQL,)),
              timeout=240,
-             expect=AllOf(Healthy("rhdemo-app"), shows("V1__initial_schema.sql", kinds=("sql",)))),
+             expect=AllOf(Healthy("rhdemo-app"), excerpt_shows("V1__initial_schema.sql", kinds=("sql",)))),
         empty_database_again("On efface ce que l'Option 2B a créé (table et `flyway_schema_history`)."),
         Step("Option 4B: Flyway inside the app migrates at startup",
              why="Option 4B (recommandée) : Flyway est dans l'application, ses migrations dans "
@@ -89,23 +73,22 @@ SCENARIO = Scenario(
                                   component_logs("rhdemo-app")),
                          HISTORY_SQL),
              timeout=180,
-             expect=AllOf(Healthy("rhdemo-app"), shows(MIGRATING + ' "1 - initial schema"'),
-                          shows("V1__initial_schema.sql", kinds=("sql",)))),
+             expect=AllOf(Healthy("rhdemo-app"), excerpt_shows(MIGRATING + ' "1 - initial schema"'),
+                          excerpt_shows("V1__initial_schema.sql", kinds=("sql",)))),
         empty_database_again("On efface ce que l'Option 4B a créé (table et `flyway_schema_history`)."),
         Step("Option 4A: ddl-auto update creates the table (app 1.1, with telephone)",
              why="Option 4A : Hibernate `update` crée ce qui manque au démarrage — simple, automatique.",
              do=with_sql(upgrade(values("hibernate-update"), app_release="1.1", collect=("rhdemo-app",)),
                          COLUMNS_SQL),
              timeout=180,
-             expect=AllOf(Healthy("rhdemo-app"), shows("telephone", kinds=("sql",)))),
+             expect=AllOf(Healthy("rhdemo-app"), excerpt_shows("telephone", kinds=("sql",)))),
         Step("Option 4A's caveat: back to app 1.0, the telephone column stays and nothing is recorded",
              why="« Pas de rollback, peut créer des colonnes orphelines » : `update` ajoute, ne supprime jamais "
                  "et ne garde aucun historique ; les index de V1 n'existent pas non plus.",
              do=sequence("upgrade to app 1.0, then look at the schema",
                          upgrade(values("hibernate-update"), app_release="1.0", collect=("rhdemo-app",)),
                          settled(),
-                         observe("columns, tables and indexes of the schema", _hibernate_caveat,
-                                 (psql_line(COLUMNS_SQL), psql_line(INDEXES_SQL)))),
+                         hibernate_caveat()),
              timeout=180,
              expect=AllOf(Healthy("rhdemo-app"),
                           holds("orphan column", "telephone stays (update never drops)", reproduces_failure=True),

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from lab.scenario import AllOf, Healthy, Scenario, Step
-
-from scenarios._actions import insert_employes, install
-from scenarios._schema_actions import HISTORY_SQL, holds, upgrade_while_polling, with_sql
+from scenarios._operations.app import insert_employes
+from scenarios._operations.checks import holds
+from scenarios._operations.helm import install
+from scenarios._operations.schema import HISTORY_SQL, upgrade_while_polling, with_sql
 
 # The chart's defaults (in-app Flyway, robust password sync), as the lead deploys them.
 VALUES: dict[str, Any] = {"postgresql-keycloak": {"enabled": False}, "tests": {"enabled": False}}

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.scenario import Action, ActionResult, AllOf, Evidence, Fails, Healthy, Scenario, Step
-from lab.scenario.model import LOG, SQL, STATUS
-
-from scenarios._actions import helm_line, insert_employes, install, resolve, sequence, upgrade
-from scenarios._schema_actions import (COLUMNS_SQL, HISTORY_SQL, UP_TO_DATE, app_logs_per_pod, helm_test_phases, holds, settle,
-                                       migration_lines, observe, psql_line, rows, shows, verdict, with_sql)
+from lab.scenario import AllOf, Fails, Healthy, Scenario, Step
+from scenarios._operations.app import insert_employes
+from scenarios._operations.checks import excerpt_shows, holds
+from scenarios._operations.compose import sequence
+from scenarios._operations.helm import helm_test_phases, install, upgrade
+from scenarios._operations.schema import (COLUMNS_SQL, HISTORY_SQL, UP_TO_DATE, atomic_upgrade_rolled_back,
+                                          rollback_keeps_schema, rolled_back_from, with_sql)
+from scenarios._operations.values import helm_line
 
 VALUES: dict[str, Any] = {"migrations": {"mode": "app-flyway"}, "postgresql-keycloak": {"enabled": False},
                           "tests": {"enabled": True}}
@@ -18,58 +20,6 @@ VALUES: dict[str, Any] = {"migrations": {"mode": "app-flyway"}, "postgresql-keyc
 BROKEN_TAG = "1.0-does-not-exist"
 BROKEN: dict[str, Any] = {**VALUES, "rhdemo": {"image": {"tag": BROKEN_TAG}}}
 BROKEN_TIMEOUT = 60
-
-
-def _history_text(ctx: Any) -> str:
-    return "\n".join(f"{h.get('revision')}  {h.get('status'):<11} {h.get('app_version', '')}  {h.get('description', '')}"
-                     for h in ctx.helm_history())
-
-
-def _broken_upgrade(ctx: Any) -> ActionResult:
-    """helm upgrade --atomic (Helm 4: --rollback-on-failure) of a release whose pods never get ready."""
-    result = ctx.upgrade(resolve(BROKEN), wait=True, atomic=True, timeout=BROKEN_TIMEOUT)
-    evidence = [result.evidence(), *ctx.events(warnings_only=True, limit=10),
-                Evidence(STATUS, "helm history", _history_text(ctx))]
-    if result.ok:
-        return ActionResult.success("the broken release was deployed (!)", *evidence)
-    return ActionResult.failure(f"helm upgrade failed after {result.seconds:.0f}s and rolled back", *evidence)
-
-
-def _after_rollback(ctx: Any) -> list[Evidence]:
-    history = ctx.helm_history()
-    last = history[-1] if history else {}
-    image = ctx.kubectl("get", "deployment/rhdemo-app", "-o", "jsonpath={.spec.template.spec.containers[0].image}").stdout
-    rolled = last.get("status") == "deployed" and "Rollback" in str(last.get("description", ""))
-    return [Evidence(STATUS, "helm history", _history_text(ctx)),
-            verdict("rolled back", rolled and BROKEN_TAG not in image,
-                    f"revision {last.get('revision')} {last.get('status')}: {last.get('description')}; image {image}")]
-
-
-def _rollback_to_1_0(ctx: Any) -> ActionResult:
-    """helm rollback to the 1.0 revision, then: the schema, the app's Flyway lines, the API."""
-    before = rows(ctx, HISTORY_SQL)
-    result = ctx.rollback()
-    if not result.ok:
-        return ActionResult.failure(f"helm rollback failed after {result.seconds:.0f}s", result.evidence(), *ctx.logs("rhdemo-app"))
-    settle(ctx)
-    after = rows(ctx, HISTORY_SQL)
-    columns = rows(ctx, COLUMNS_SQL)
-    image = ctx.kubectl("get", "deployment/rhdemo-app", "-o", "jsonpath={.spec.template.spec.containers[0].image}").stdout
-    code, body = ctx.http("GET", "/api/employes?size=5")
-    v2 = [line for line in after if line.split("|")[1:2] == ["2"]]
-    return ActionResult.success(
-        f"rolled back in {result.seconds:.0f}s", result.evidence(),
-        Evidence(STATUS, "helm history", _history_text(ctx)),
-        *[Evidence(LOG, f"pod/{pod}/rhdemo-app (Flyway)", "\n".join(migration_lines(text)))
-          for pod, text in app_logs_per_pod(ctx).items()],
-        Evidence(SQL, "psql rhdemo", f"{HISTORY_SQL}\nbefore:\n" + "\n".join(before) + "\nafter:\n" + "\n".join(after)),
-        Evidence(SQL, "psql rhdemo", f"{COLUMNS_SQL}\n" + "\n".join(columns)),
-        Evidence("output", "GET :8080/api/employes?size=5", f"HTTP {code}\n{body[:600]}"),
-        verdict("schema stays at V2", before == after and len(v2) == 1 and any(c.startswith("telephone|") for c in columns),
-                f"history unchanged ({len(after)} rows, V2 still applied), telephone still in employes"
-                if before == after else f"history changed: {len(before)} -> {len(after)} rows"),
-        verdict("app 1.0", ":1.0-" in image and code == 200,
-                f"image {image.rsplit('/', 1)[-1]}, GET /api/employes -> HTTP {code}"))
 
 
 SCENARIO = Scenario(
@@ -89,18 +39,18 @@ SCENARIO = Scenario(
                  "lui-même avec --atomic (Helm 4 : --rollback-on-failure) : --wait voit que le nouveau pod ne "
                  "devient jamais Ready (sondes actuator), puis Helm revient à la révision précédente. "
                  "maxUnavailable 0 : l'ancien pod sert pendant ce temps.",
-             do=Action("helm upgrade --atomic with a bad image tag", _broken_upgrade, (
-                 helm_line(BROKEN, timeout=f"{BROKEN_TIMEOUT}s").replace("--wait", "--wait --atomic")
-                 .replace("--set rhdemo.image.tag=<app 1.0 tag> ", ""),
-                 "helm history {release} -n {namespace}")),
+             do=atomic_upgrade_rolled_back(BROKEN, timeout=BROKEN_TIMEOUT, name="helm upgrade --atomic with a bad image tag",
+                                           replay=(helm_line(BROKEN, timeout=f"{BROKEN_TIMEOUT}s")
+                                                   .replace("--wait", "--wait --atomic")
+                                                   .replace("--set rhdemo.image.tag=<app 1.0 tag> ", ""),
+                                                   "helm history {release} -n {namespace}")),
              timeout=BROKEN_TIMEOUT + 150,
              expect=AllOf(Fails(log="has been rolled back"), Fails(event="ErrImageNeverPull"))),
         Step("The health checks pass again: helm test (Solution 5's smoke tests)",
              why="Après le rollback automatique, les tests de fumée de la Solution 5 (actuator health, db, "
                  "ping) passent sur la révision restaurée.",
              do=sequence("helm test, then helm history", helm_test_phases(),
-                         observe("helm history and the app's image", _after_rollback,
-                                 ("helm history {release} -n {namespace}",))),
+                         rolled_back_from(BROKEN_TAG)),
              timeout=180, touches_data=False,
              expect=AllOf(Healthy("rhdemo-app"),
                           holds("smoke tests", "the test pods health, db and ping succeed"),
@@ -109,17 +59,14 @@ SCENARIO = Scenario(
              why="La version 1.1 apporte V2__add_phone_column.sql : Flyway l'applique au démarrage.",
              do=with_sql(upgrade(VALUES, app_release="1.1", collect=("rhdemo-app",)), HISTORY_SQL, COLUMNS_SQL),
              timeout=240,
-             expect=AllOf(Healthy("rhdemo-app"), shows("V2__add_phone_column.sql", kinds=("sql",)))),
+             expect=AllOf(Healthy("rhdemo-app"), excerpt_shows("V2__add_phone_column.sql", kinds=("sql",)))),
         Step("Test 5: helm rollback to 1.0 — the schema stays at V2, 1.0 still works",
              why="« helm rollback rhdemo » ne rejoue que les hooks de rollback : une migration n'est jamais "
                  "défaite. La 1.0 démarre sur un schéma en V2 : Flyway ignore la migration « future », "
                  "Hibernate `validate` tolère la colonne en plus.",
-             do=Action("helm rollback to the 1.0 revision", _rollback_to_1_0, (
-                 "helm rollback {release} -n {namespace} --wait",
-                 "kubectl -n {namespace} wait --for=condition=ready pod -l app=rhdemo-app --timeout=300s",
-                 psql_line(HISTORY_SQL), "curl -s localhost:8080/api/employes")),
+             do=rollback_keeps_schema(name="helm rollback to the 1.0 revision"),
              timeout=240,
-             expect=AllOf(Healthy("rhdemo-app"), shows(UP_TO_DATE),
+             expect=AllOf(Healthy("rhdemo-app"), excerpt_shows(UP_TO_DATE),
                           holds("schema stays at V2", "flyway_schema_history and telephone unchanged by the rollback"),
                           holds("app 1.0", "app 1.0 runs and answers"))),
     ],

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from lab.scenario import Fails, Healthy, Scenario, Step, Succeeds
-from scenarios._actions import (
-    Password, check_login, http_get, insert_employes, install, rotate_secret, rotate_secret_then_upgrade,
-    sequence, shows, sql,
-    upgrade_then_wait_for, upgrade_then_wait_for_app,
-)
+from scenarios._operations.app import http_get, insert_employes
+from scenarios._operations.checks import evidence_contains
+from scenarios._operations.compose import sequence
+from scenarios._operations.db import check_login, rotate_secret, sql
+from scenarios._operations.helm import (install, rotate_secret_then_upgrade, upgrade_then_wait_for,
+                                        upgrade_then_wait_for_app)
+from scenarios._operations.values import Password
 
 A = Password("A")
 B = Password("B")
@@ -77,7 +79,7 @@ SCENARIO = Scenario(
                          check_login("rhdemo", "rhdemo", B),
                          http_get("/api/employes?size=50"),
                          sql("rhdemo", "SELECT count(*) FROM employes")),
-             expect=shows("Curie", "Pasteur", "Lovelace"), timeout=90, touches_data=False),
+             expect=evidence_contains("Curie", "Pasteur", "Lovelace"), timeout=90, touches_data=False),
         Step("The old password A no longer logs in",
              why="La rotation est réelle : l'ancien mot de passe est refusé par le serveur.",
              do=check_login("rhdemo", "rhdemo", A),

@@ -1,10 +1,15 @@
 """The real `ScenarioContext`: one scenario's namespace and release `rhdemo-<id>` on the lab's cluster.
 
-Wired to the rest of `lab/`: `LabConfig` (one per scenario: namespace and release replaced), the
-`Runner` (every command masked and timed; passwords registered as secrets), `Cluster` + `images` for
-`prepare()` (the same convergence `lab up` does for the cluster and the images), `Helm`, `Kube` and
-`DatabasePod`. Actions (`scenarios/_actions.py`) call the helpers below; the engine only relies on
-the protocol of `lab.scenario.context`.
+A small composition of the lab's typed cluster layer, shaped as `lab.scenario.ops.ClusterOps` for the
+scenario operations:
+
+    helm       ScenarioRelease    lab.helm.Helm bound to the release, with the lab's values added
+    workloads  ScenarioWorkloads  lab.kube.Kube + Kubectl, by component name
+    db         ScenarioDatabases  lab.database.DatabasePod of each database's ready pod
+    app        lab.app.AppClient  HTTP through a port-forward of service/rhdemo-app
+
+plus the engine's protocol (`prepare`, `teardown`, `data_snapshot`, `health`, `diagnostics`, `mask`).
+`prepare()` converges the cluster and images once per run, exactly like `lab up` steps 1-2.
 
 Values reach helm as a private file (never `--set`), in this order: the image set's file, the image
 set's values, what the lab sets for a scenario (namespace, app image, Keycloak off, ClusterIP), then
@@ -15,25 +20,23 @@ an earlier revision, exactly like a plain `helm upgrade` (no --reuse-values).
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-import yaml
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from lab import images as images_mod
+from lab.app import AppClient
 from lab.config import LabConfig
-from lab.database import DatabasePod, EMPLOYES_STATS_SQL, TABLE_EXISTS_SQL, parse_stats
+from lab.database import DatabasePod
 from lab.errors import LabError
-from lab.helm import Helm, deep_merge, values_file
-from lab.kube import Kube, Workload, port_forward, workloads_in_manifest
-from lab.runner import CommandError, CommandResult, Runner, mask_text
-from lab.scenario.model import LOG, OUTPUT, SQL, STATUS, DataSnapshot, Evidence, Health, Scenario
+from lab.helm import Helm, HelmRun, deep_merge, values_file
+from lab.kube import Crash, JobState, Kube, Kubectl, LogFollower, PodState, Workload, WorkloadState
+from lab.runner import CommandError, Runner, is_secret_key, mask_text
+from lab.scenario.model import LOG, OUTPUT, STATUS, DataSnapshot, Evidence, Health, Scenario
+from lab.scenario.ops import ClusterOps
 from lab.stack import Stack, diagnose
+from lab.timeouts import DEFAULTS
 
 # The workloads a scenario release can have, by the component names scenarios use.
 WORKLOADS: dict[str, Workload] = {
@@ -43,35 +46,180 @@ WORKLOADS: dict[str, Workload] = {
     "keycloak": Workload("Deployment", "keycloak"),
 }
 DATABASES = {"rhdemo": "postgresql-rhdemo", "keycloak": "postgresql-keycloak"}
-# Texts helm prints when its --timeout ran out (helm 3 and 4).
-HELM_TIMEOUT_TEXTS = ("context deadline exceeded", "timed out waiting for the condition", "timed out waiting")
-# Seconds kept for collecting evidence after a helm --timeout inside the step's budget.
-_EVIDENCE_MARGIN = 20
 
 
-@dataclass(frozen=True)
-class HelmRun:
-    """One helm command's result: never raises on helm's own failure (a failure may be the expectation)."""
-
-    ok: bool
-    command: str        # masked, for the report
-    output: str         # stdout + stderr, masked
-    seconds: float
-    timed_out: bool = False
-
-    def evidence(self) -> Evidence:
-        # The chart's NOTES are for humans installing by hand: the report keeps helm's own lines.
-        text = self.output.split("\nNOTES:")[0].strip()
-        return Evidence(OUTPUT, self.command.split(" --values")[0][:120], text or "(no output)")
+def main_container(component: str) -> str:
+    return {"postgresql-rhdemo": "postgresql", "postgresql-keycloak": "postgresql"}.get(component, component)
 
 
-@dataclass(frozen=True)
-class Crash:
-    """A pod of a component whose container failed, with the log lines that say why."""
+def secret_leaves(values: Any) -> list[str]:
+    """Every non-empty string under a secret-looking key (`lab.runner.is_secret_key`)."""
+    found: list[str] = []
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            if isinstance(value, str) and value and is_secret_key(str(key)):
+                found.append(value)
+            else:
+                found.extend(secret_leaves(value))
+    elif isinstance(values, list):
+        for item in values:
+            found.extend(secret_leaves(item))
+    return found
 
-    pod: str
-    problem: str
-    logs: str
+
+class ScenarioRelease:
+    """The scenario's release through `lab.helm.Helm`; failures are `HelmRun` results."""
+
+    def __init__(self, context: LiveContext, helm: Helm) -> None:
+        self.context = context
+        self.helm = helm
+
+    def upgrade(self, values: Mapping[str, Any], *, timeout: float, app_release: str = "1.0", wait: bool = True,
+                atomic: bool = False) -> HelmRun:
+        for secret in secret_leaves(values):
+            self.context.runner.register_secret(secret)
+        set_files, _ = images_mod.image_set_values(self.context.config)
+        with values_file(self.context.helm_values(values, app_release)) as path:
+            return self.helm.attempt_upgrade(self.context.release, self.context.config.chart_path, [*set_files, path],
+                                             timeout=timeout, wait=wait, atomic=atomic)
+
+    def rollback(self, revision: int | None = None, *, timeout: float) -> HelmRun:
+        return self.helm.attempt_rollback(self.context.release, revision, timeout=timeout)
+
+    def test(self, *, timeout: float, logs: bool = True) -> HelmRun:
+        return self.helm.attempt_test(self.context.release, timeout=timeout, logs=logs)
+
+    def history(self) -> list[dict[str, Any]]:
+        return self.helm.history(self.context.release)
+
+    def uninstall(self, timeout: float) -> None:
+        self.helm.uninstall(self.context.release, timeout=int(timeout))
+
+
+class ScenarioWorkloads:
+    """Pods, logs, events, Jobs and waits of the scenario's namespace, by component (`app=<component>`)."""
+
+    def __init__(self, kube: Callable[[], Kube], kubectl: Kubectl) -> None:
+        self._kube = kube
+        self.kubectl = kubectl
+
+    @property
+    def kube(self) -> Kube:
+        return self._kube()
+
+    def pods(self, component: str) -> list[PodState]:
+        return self.kube.pods({"app": component})
+
+    def pod_names(self, component: str) -> list[str]:
+        return [pod.name for pod in self.kube.pods_by_age({"app": component})]
+
+    def pod_logs(self, pod: str, container: str | None = None, *, previous: bool = False, tail: int = 200) -> str:
+        return self.kube.pod_logs(pod, container, tail_lines=tail, previous=previous)
+
+    def logs(self, component: str, container: str | None = None, *, tail: int = 200) -> list[Evidence]:
+        found = []
+        name = container or main_container(component)
+        for pod in self.pods(component):
+            found.append(Evidence(LOG, f"pod/{pod.name}/{name}", self.pod_logs(pod.name, name, tail=tail)))
+            if pod.restarts > 0:
+                found.append(Evidence(LOG, f"pod/{pod.name}/{name} (previous)",
+                                      self.pod_logs(pod.name, name, previous=True, tail=tail)))
+        return found
+
+    def events(self, *, warnings_only: bool = False, limit: int = 15) -> list[Evidence]:
+        events = self.kube.warning_events(limit=limit) if warnings_only else self.kube.events(limit=limit)
+        return [Evidence.event(object=e.object, reason=e.reason, message=e.message, type=e.type) for e in events]
+
+    def jobs(self, prefix: str = "") -> list[JobState]:
+        return self.kube.jobs(prefix)
+
+    def job_logs(self, job: str, tail: int = 100) -> list[Evidence]:
+        return [Evidence(LOG, f"job/{job} pod/{pod}/{container}", self.pod_logs(pod, container, tail=tail))
+                for pod, containers in self.kube.job_containers(job) for container in containers]
+
+    def current_pods(self, component: str) -> set[str] | None:
+        return self.kube.current_pods(component, {"app": component})
+
+    def find_crash(self, component: str, needle: str | None = None, *, exclude: Collection[str] = (),
+                   only: Collection[str] | None = None) -> Crash | None:
+        return self.kube.find_crash({"app": component}, main_container(component), needle, exclude=exclude, only=only)
+
+    def wait_healthy(self, component: str, timeout: float, *, fail_on_crash: bool = False) -> tuple[bool, str]:
+        return self.kube.wait_healthy(WORKLOADS[component], timeout, fail_on_crash=fail_on_crash)
+
+    def replica_sets(self, component: str) -> list[str]:
+        return self.kube.replica_sets({"app": component})
+
+    @contextmanager
+    def follow_logs(self, selector: Mapping[str, str], container: str) -> Iterator[dict[str, str]]:
+        with LogFollower(self.kube, self.kubectl, dict(selector), container) as logs:
+            yield logs
+
+    def apply_secret(self, name: str, password: str, key: str = "password") -> str:
+        """The seed's Test 3 (`kubectl create secret ... --dry-run=client -o yaml | kubectl apply -f -`),
+        the manifest on stdin: the password never reaches argv."""
+        self.kubectl.runner.register_secret(password)
+        manifest = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": {"name": name, "namespace": self.kubectl.namespace}, "stringData": {key: password}}
+        return self.kubectl.apply(manifest).stdout
+
+    def statefulsets(self) -> list[str]:
+        listing = self.kubectl.get_json("statefulsets") or {"items": []}
+        return [item["metadata"]["name"] for item in listing.get("items", [])]
+
+    def image_of(self, deployment: str) -> str:
+        return self.kubectl.jsonpath(f"deployment/{deployment}", "{.spec.template.spec.containers[0].image}")
+
+    def restart(self, deployment: str, timeout: float) -> None:
+        self.kubectl.rollout_restart(f"deployment/{deployment}")
+        self.kubectl.rollout_status(f"deployment/{deployment}", timeout)
+
+    def wait_pods_ready(self, component: str, timeout: float) -> None:
+        self.kubectl.wait_pods_ready(f"app={component}", timeout)
+
+    def delete_jobs(self, timeout: float) -> str:
+        return self.kubectl.delete_all("jobs", timeout).stdout
+
+
+class ScenarioDatabases:
+    """The scenario's databases ("rhdemo", "keycloak"), through their ready pod."""
+
+    def __init__(self, kube: Callable[[], Kube], runner: Runner, context: str, namespace: str) -> None:
+        self._kube = kube
+        self.runner = runner
+        self.context = context
+        self.namespace = namespace
+
+    def pod(self, database: str = "rhdemo", *, wait: float = DEFAULTS.database_ready,
+            missing_ok: bool = False) -> DatabasePod | None:
+        """The database's pod once ready (bounded wait: it may be restarting). None when its
+        StatefulSet does not exist and `missing_ok`."""
+        statefulset = DATABASES[database]
+        deadline = time.monotonic() + wait
+        while True:
+            state = self._kube().workload_state(Workload("StatefulSet", statefulset))
+            if state is None and missing_ok:
+                return None
+            ready = next((p.name for p in (state.pods if state else ()) if p.ready), None)
+            if ready is not None:
+                return DatabasePod(self.runner, self.context, self.namespace, ready)
+            if time.monotonic() > deadline:
+                summary = "missing" if state is None else state.summary
+                raise LabError(f"statefulset/{statefulset} has no ready pod after {wait:.0f}s ({summary})")
+            time.sleep(2)
+
+    def _ready_pod(self, database: str) -> DatabasePod:
+        pod = self.pod(database)
+        assert pod is not None  # missing_ok=False: raises instead
+        return pod
+
+    def sql(self, database: str, query: str) -> list[str]:
+        return self._ready_pod(database).query(query)
+
+    def can_login(self, database: str, user: str, password: str) -> tuple[bool, str]:
+        """Not through a port-forward: its connections arrive from 127.0.0.1 inside the pod, which the
+        official image's pg_hba trusts, so any password would "work"."""
+        return self._ready_pod(database).can_login(DATABASES[database], user, database, password)
 
 
 class LiveContext:
@@ -87,55 +235,46 @@ class LiveContext:
         self.step_timeout = 300.0
         self.runner = runner
         self._prepared = prepared
-        self.helm = Helm(runner, self.config.context, self.namespace)
         self._kube: Kube | None = None
+        self.kubectl = Kubectl(runner, self.config.context, self.namespace)
+        self.helm = ScenarioRelease(self, Helm(runner, self.config.context, self.namespace))
+        self.workloads = ScenarioWorkloads(lambda: self.kube, self.kubectl)
+        self.db = ScenarioDatabases(lambda: self.kube, runner, self.config.context, self.namespace)
+        self.app = AppClient(self.kubectl)
 
-    # ---- clients -------------------------------------------------------------------------------
     @property
     def kube(self) -> Kube:
         if self._kube is None:
             self._kube = Kube(self.config.context, self.namespace)
         return self._kube
 
-    @property
-    def chart(self) -> str:
-        return str(self.config.chart_path)
-
-    def remaining(self, started: float, budget: float | None = None) -> float:
-        """Seconds left of `budget` (default: the step's) since `started` (time.monotonic())."""
-        return max(1.0, (budget or self.step_timeout) - (time.monotonic() - started))
-
-    # ---- the protocol --------------------------------------------------------------------------
+    # ---- the engine's protocol -----------------------------------------------------------------
     def prepare(self) -> None:
         self._prepared.ensure()
         self._remove_leftovers()
-        self.kubectl("create", "namespace", self.namespace, namespaced=False, timeout=60)
+        self.kubectl.create_namespace()
 
     def teardown(self) -> None:
         self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
-        exists = self.kubectl("get", "namespace", self.namespace, namespaced=False, check=False, timeout=30)
-        if exists.returncode != 0:
+        if not self.kubectl.namespace_exists():
             return
-        if self.helm.current(self.release) is not None:
+        if self.helm.helm.current(self.release) is not None:
             # helm uninstall may hang on a pending hook of an earlier run: the namespace deletion below
             # removes everything anyway.
             try:
-                self.helm.uninstall(self.release, timeout=120)
+                self.helm.uninstall(DEFAULTS.uninstall)
             except CommandError:
                 pass
-        self.kubectl("delete", "namespace", self.namespace, "--wait=true", "--timeout=300s",
-                     namespaced=False, timeout=330)
+        self.kubectl.delete_namespace()
 
     def data_snapshot(self) -> DataSnapshot | None:
-        pod = self.database_pod("rhdemo", wait=120, missing_ok=True)
+        pod = self.db.pod("rhdemo", missing_ok=True)
         if pod is None:
             return None
-        if int(pod.query(TABLE_EXISTS_SQL)[0]) == 0:
-            return None
-        stats = parse_stats(pod.query(EMPLOYES_STATS_SQL)[0])
-        return DataSnapshot(stats.rows, stats.checksum)
+        stats = pod.employes_stats()
+        return None if stats is None else DataSnapshot(stats.rows, stats.checksum)
 
     def health(self, component: str) -> Health:
         workload = WORKLOADS.get(component)
@@ -144,7 +283,7 @@ class LiveContext:
         state = self.kube.workload_state(workload)
         # Serving = the latest spec rolled out and enough ready replicas; a pod still terminating after
         # a restart does not count against it. A transient state gets a few seconds to settle.
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + DEFAULTS.health_settle
         while state is not None and not _serving(state) and time.monotonic() < deadline:
             time.sleep(2)
             state = self.kube.workload_state(workload)
@@ -155,12 +294,12 @@ class LiveContext:
             return Health(False, f"{workload.ref}: {state.summary}", [status])
         if component == "rhdemo-app":
             try:
-                code, body = self.http("GET", "/actuator/health", port=9000)
+                answer = self.app.request("GET", "/actuator/health", port=9000)
             except LabError as error:
                 return Health(False, f"{workload.ref} ready but actuator unreachable: {error.message}", [status])
-            answer = Evidence(OUTPUT, "GET :9000/actuator/health", f"HTTP {code} {body[:300]}")
-            up = code == 200 and '"status":"UP"' in body.replace(" ", "")
-            return Health(up, f"{state.summary}, actuator HTTP {code}" + (" UP" if up else ""), [status, answer])
+            shown = Evidence(OUTPUT, "GET :9000/actuator/health", f"HTTP {answer.status} {answer.body[:300]}")
+            up = answer.status == 200 and '"status":"UP"' in answer.body.replace(" ", "")
+            return Health(up, f"{state.summary}, actuator HTTP {answer.status}" + (" UP" if up else ""), [status, shown])
         return Health(True, state.summary, [status])
 
     def diagnostics(self) -> Sequence[Evidence]:
@@ -168,9 +307,9 @@ class LiveContext:
         try:
             for event in self.kube.warning_events(limit=12):
                 found.append(Evidence.event(object=event.object, reason=event.reason, message=event.message))
-            workloads = [w for w in WORKLOADS.values()]
+            workloads = list(WORKLOADS.values())
             states = [self.kube.workload_state(w) for w in workloads]
-            present = [(w, s) for w, s in zip(workloads, states) if s is not None]
+            present = [(w, s) for w, s in zip(workloads, states, strict=True) if s is not None]
             lines = diagnose(self.kube, [w for w, _ in present], [s for _, s in present])
             if lines:
                 found.append(Evidence(STATUS, f"namespace {self.namespace}", "\n".join(lines)))
@@ -178,14 +317,14 @@ class LiveContext:
             found.append(Evidence(STATUS, "pods", "\n".join(
                 f"{p.name} {p.containers_ready} {p.phase} restarts={p.restarts} {p.problem or ''}".rstrip()
                 for p in pods) or "(no pods)"))
-        except Exception as error:  # diagnostics are best effort: never hide the deviation itself
+        except Exception as error:  # noqa: BLE001 -- best effort: never hide the deviation itself
             found.append(Evidence(STATUS, "diagnostics", f"could not collect: {type(error).__name__}: {error}"))
         return found
 
     def mask(self, text: str) -> str:
         return mask_text(text, self.runner.secrets)
 
-    # ---- values and helm -----------------------------------------------------------------------
+    # ---- values --------------------------------------------------------------------------------
     def app_image(self, release: str = "1.0") -> str:
         """The stub image reference of app release 1.0 / 1.1 (content-hashed tag, built and loaded by
         prepare; fixed for the whole run even if app-stub/ changes meanwhile)."""
@@ -197,296 +336,20 @@ class LiveContext:
             raise LabError(f"no app release {release!r}", f"built releases: {', '.join(self.config.app_releases)}")
         return image
 
-    def app_image_values(self, release: str = "1.0") -> dict[str, Any]:
-        return images_mod.app_image_values(self._app_image(release))
-
     def base_values(self, app_release: str = "1.0") -> dict[str, Any]:
         """What the lab sets in every scenario release: namespace, app image, Keycloak off, no NodePort."""
         _, set_values = images_mod.image_set_values(self.config)
         lab = {"global": {"namespace": self.namespace}, "keycloak": {"enabled": False},
                "rhdemo": {"service": {"type": "ClusterIP"}}}
-        return deep_merge(deep_merge(set_values, lab), self.app_image_values(app_release))
-
-    def register_secrets(self, values: Mapping[str, Any]) -> None:
-        """Every password-like leaf of these values is masked from now on."""
-        for key, value in _walk(values):
-            if "password" in key.lower() and isinstance(value, str) and value:
-                self.runner.register_secret(value)
+        return deep_merge(deep_merge(set_values, lab), images_mod.app_image_values(self._app_image(app_release)))
 
     def helm_values(self, values: Mapping[str, Any], app_release: str = "1.0") -> dict[str, Any]:
+        """The complete values of a revision (a test may override this to break a fix on purpose)."""
         return deep_merge(self.base_values(app_release), values)
 
-    def upgrade(self, values: Mapping[str, Any], *, app_release: str = "1.0", wait: bool = True,
-                timeout: float | None = None, expect_failure: bool = False, atomic: bool = False,
-                extra: Sequence[str] = ()) -> HelmRun:
-        """`helm upgrade --install` of the chart with the image set + app image + these values (a file).
-        `timeout` defaults to the step's budget minus a margin for evidence; `expect_failure` only
-        shortens that default (a known failure is not waited for minutes)."""
-        self.register_secrets(values)
-        budget = timeout if timeout is not None else max(30.0, self.step_timeout - _EVIDENCE_MARGIN)
-        if expect_failure and timeout is None:
-            budget = min(budget, 90.0)
-        set_files, _ = images_mod.image_set_values(self.config)
-        merged = self.helm_values(values, app_release)
-        argv = ["helm", "upgrade", "--install", self.release, self.chart, "--kube-context", self.config.context,
-                "--namespace", self.namespace, "--timeout", f"{int(budget)}s"]
-        with values_file(merged) as path:
-            for file in [*set_files, path]:
-                argv += ["--values", str(file)]
-            if wait:
-                argv += list(self.helm.flags.wait)
-            if atomic:
-                argv.append(self.helm.flags.atomic)
-            argv += list(extra)
-            return self._helm(argv, budget + 60)
 
-    install = upgrade  # `helm upgrade --install` either way; the name says what the step means
-
-    def rollback(self, revision: int | None = None, *, wait: bool = True, timeout: float | None = None) -> HelmRun:
-        budget = timeout if timeout is not None else max(30.0, self.step_timeout - _EVIDENCE_MARGIN)
-        argv = ["helm", "rollback", self.release, *([str(revision)] if revision else []),
-                "--kube-context", self.config.context, "--namespace", self.namespace, "--timeout", f"{int(budget)}s"]
-        if wait:
-            argv += list(self.helm.flags.wait)
-        return self._helm(argv, budget + 60)
-
-    def helm_test(self, timeout: float | None = None) -> HelmRun:
-        budget = timeout if timeout is not None else max(30.0, self.step_timeout - _EVIDENCE_MARGIN)
-        return self._helm(["helm", "test", self.release, "--kube-context", self.config.context,
-                           "--namespace", self.namespace, "--timeout", f"{int(budget)}s", "--logs"], budget + 60)
-
-    def helm_history(self) -> list[dict[str, Any]]:
-        return self.helm.history(self.release)
-
-    def _helm(self, argv: list[str], process_timeout: float) -> HelmRun:
-        started = time.monotonic()
-        try:
-            result = self.runner.run(argv, timeout=process_timeout, check=False)
-        except CommandError as error:  # the process itself outlived its budget
-            return HelmRun(False, error.command, error.stderr_tail, time.monotonic() - started, timed_out=True)
-        output = self.mask((result.stdout + "\n" + result.stderr).strip())
-        timed_out = result.returncode != 0 and any(text in result.stderr for text in HELM_TIMEOUT_TEXTS)
-        return HelmRun(result.returncode == 0, result.command, output, result.seconds, timed_out)
-
-    # ---- kubectl -------------------------------------------------------------------------------
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120,
-                namespaced: bool = True) -> CommandResult:
-        argv = ["kubectl", "--context", self.config.context, *(["-n", self.namespace] if namespaced else []), *args]
-        return self.runner.run(argv, input=input, check=check, timeout=timeout)
-
-    def apply_secret(self, name: str, password: str, key: str = "password") -> CommandResult:
-        """The seed's Test 3 (`kubectl create secret ... --dry-run=client -o yaml | kubectl apply -f -`),
-        the manifest on stdin: the password never reaches argv."""
-        self.runner.register_secret(password)
-        manifest = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                    "metadata": {"name": name, "namespace": self.namespace},
-                    "stringData": {key: password}}
-        return self.kubectl("apply", "-f", "-", input=json.dumps(manifest), timeout=60)
-
-    def get_json(self, *args: str) -> dict[str, Any] | None:
-        result = self.kubectl("get", *args, "-o", "json", check=False, timeout=60)
-        return json.loads(result.stdout) if result.returncode == 0 else None
-
-    # ---- pods, logs, events --------------------------------------------------------------------
-    def pods_of(self, component: str) -> list[str]:
-        """Pod names of a component (label `app=<component>`), newest last."""
-        items = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"app={component}").items
-        items.sort(key=lambda pod: pod.metadata.creation_timestamp)
-        return [pod.metadata.name for pod in items]
-
-    def pod_logs(self, pod: str, container: str | None = None, *, previous: bool = False, tail: int = 200) -> str:
-        return self.kube.pod_logs(pod, container, tail_lines=tail, previous=previous)
-
-    def logs(self, component: str, container: str | None = None, *, previous: bool | None = None,
-             tail: int = 200) -> list[Evidence]:
-        """Log evidence of every pod of a component: the current container, and the previous one when
-        it restarted (`previous=None`: both when there is one)."""
-        found = []
-        for pod in self.kube.pods({"app": component}):
-            name = container or _main_container(component)
-            if previous is None or not previous:
-                text = self.pod_logs(pod.name, name, tail=tail)
-                found.append(Evidence(LOG, f"pod/{pod.name}/{name}", text))
-            if (previous is None and pod.restarts > 0) or previous:
-                text = self.pod_logs(pod.name, name, previous=True, tail=tail)
-                found.append(Evidence(LOG, f"pod/{pod.name}/{name} (previous)", text))
-        return found
-
-    def events(self, object_name: str | None = None, warnings_only: bool = False, limit: int = 15) -> list[Evidence]:
-        if object_name:
-            items = self.kube.events_for(object_name, limit=limit)
-        elif warnings_only:
-            items = self.kube.warning_events(limit=limit)
-        else:
-            raw = self.kube.core.list_namespaced_event(self.namespace).items
-            raw.sort(key=lambda e: str(e.last_timestamp or e.event_time or ""))
-            return [Evidence.event(object=f"{e.involved_object.kind}/{e.involved_object.name}", reason=e.reason or "",
-                                   message=(e.message or "").strip(), type=e.type or "") for e in raw[-limit:]]
-        return [Evidence.event(object=e.object, reason=e.reason, message=e.message, type=e.type) for e in items]
-
-    def jobs(self, prefix: str = "") -> list[dict[str, Any]]:
-        """Jobs of the namespace whose name starts with `prefix` (hooks included), oldest first."""
-        items = self.kube.batch.list_namespaced_job(self.namespace).items
-        items.sort(key=lambda job: job.metadata.creation_timestamp)
-        return [{"name": job.metadata.name, "annotations": dict(job.metadata.annotations or {}),
-                 "succeeded": job.status.succeeded or 0, "failed": job.status.failed or 0,
-                 "active": job.status.active or 0} for job in items if job.metadata.name.startswith(prefix)]
-
-    def job_logs(self, job: str, tail: int = 100) -> list[Evidence]:
-        """Every container's log (initContainers first) of every pod of a Job."""
-        found = []
-        for pod in self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={job}").items:
-            containers = [c.name for c in (pod.spec.init_containers or [])] + [c.name for c in pod.spec.containers]
-            for container in containers:
-                text = self.pod_logs(pod.metadata.name, container, tail=tail)
-                found.append(Evidence(LOG, f"job/{job} pod/{pod.metadata.name}/{container}", text))
-        return found
-
-    def current_pods(self, component: str) -> set[str] | None:
-        """Pods of the Deployment's current revision (its newest ReplicaSet), once the controller has
-        seen the latest spec; None while it has not (or for a StatefulSet)."""
-        try:
-            deployment = self.kube.apps.read_namespaced_deployment(component, self.namespace)
-        except Exception:
-            return None
-        if (deployment.status.observed_generation or 0) < (deployment.metadata.generation or 0):
-            return None
-        revision = (deployment.metadata.annotations or {}).get("deployment.kubernetes.io/revision")
-        sets = self.kube.apps.list_namespaced_replica_set(self.namespace, label_selector=f"app={component}").items
-        current = next((rs for rs in sets if (rs.metadata.annotations or {}).get("deployment.kubernetes.io/revision")
-                        == revision), None)
-        if current is None:
-            return None
-        template_hash = (current.metadata.labels or {}).get("pod-template-hash")
-        return {p.name for p in self.kube.pods({"app": component}) if p.labels.get("pod-template-hash") == template_hash}
-
-    def find_crash(self, component: str, needle: str | None = None, *,
-                   exclude: Collection[str] = (), only: Collection[str] | None = None) -> Crash | None:
-        """A pod of the component whose main container failed (restarted or exited non-zero); its log
-        lines (the previous container's when it restarted). With `needle`, only a crash whose logs
-        contain it; pods named in `exclude` are ignored, and with `only` (e.g. `current_pods()`)
-        only those pods are considered."""
-        for pod in self.kube.pods({"app": component}):
-            if pod.name in exclude or (only is not None and pod.name not in only) or pod.ready or not pod.problem:
-                continue
-            container = _main_container(component)
-            texts = [self.pod_logs(pod.name, container, previous=True)] if pod.restarts > 0 else []
-            texts.append(self.pod_logs(pod.name, container))
-            # Right at a restart the kubelet may not serve a container's log yet: look again next time.
-            readable = [text for text in texts if text.strip() and not text.startswith("(no logs")
-                        and "unable to retrieve container logs" not in text]
-            if not readable:
-                continue
-            logs = "\n".join(readable)
-            if needle is None or needle in logs:
-                return Crash(pod.name, pod.problem, logs)
-        return None
-
-    def wait_healthy(self, component: str, timeout: float, *, fail_on_crash: bool = False) -> tuple[bool, str]:
-        """Poll until the component is healthy; with `fail_on_crash`, stop at the first crashed pod."""
-        deadline = time.monotonic() + timeout
-        detail = "not checked"
-        while True:
-            state = self.kube.workload_state(WORKLOADS[component])
-            detail = "does not exist" if state is None else state.summary
-            if state is not None and state.healthy:
-                return True, detail
-            if fail_on_crash and state is not None and any(p.problem and p.restarts > 0 for p in state.pods):
-                return False, detail
-            if time.monotonic() > deadline:
-                return False, detail
-            time.sleep(3)
-
-    # ---- database ------------------------------------------------------------------------------
-    def database_pod(self, database: str = "rhdemo", *, wait: float = 120,
-                     missing_ok: bool = False) -> DatabasePod | None:
-        """The database's pod once ready (bounded wait: it may be restarting). None when its
-        StatefulSet does not exist and `missing_ok`."""
-        statefulset = DATABASES[database]
-        deadline = time.monotonic() + wait
-        while True:
-            state = self.kube.workload_state(Workload("StatefulSet", statefulset))
-            if state is None and missing_ok:
-                return None
-            ready = next((p.name for p in (state.pods if state else ()) if p.ready), None)
-            if ready is not None:
-                return DatabasePod(self.runner, self.config.context, self.namespace, ready)
-            if time.monotonic() > deadline:
-                summary = "missing" if state is None else state.summary
-                raise LabError(f"statefulset/{statefulset} has no ready pod after {wait:.0f}s ({summary})")
-            time.sleep(2)
-
-    def sql(self, database: str, query: str) -> list[str]:
-        """Rows (`a|b` lines) of a query run as the superuser through the database pod's socket."""
-        pod = self.database_pod(database)
-        assert pod is not None
-        return pod.query(query)
-
-    def sql_evidence(self, database: str, query: str) -> Evidence:
-        rows = self.sql(database, query)
-        return Evidence(SQL, f"psql {database}", f"{query}\n" + ("\n".join(rows) if rows else "(0 rows)"))
-
-    def can_login(self, database: str, user: str, password: str) -> tuple[bool, str]:
-        """Does this password log in over TCP through the database's Service, exactly the app's path
-        (`host all all all scram-sha-256`)? (True, "") or (False, the server's reason).
-        Not through a port-forward: its connections arrive from 127.0.0.1 inside the pod, which the
-        official image's pg_hba trusts, so any password would "work". psql runs in the database pod
-        and reads the password from stdin (never argv)."""
-        self.runner.register_secret(password)
-        pod = self.database_pod(database)
-        assert pod is not None
-        service = DATABASES[database]
-        script = ('IFS= read -r PGPASSWORD; export PGPASSWORD; '
-                  f'exec psql -X -h {service} -U "$1" -d "$2" -tA -c "SELECT 1"')
-        result = self.kubectl("exec", "-i", pod.pod, "-c", "postgresql", "--", "sh", "-c", script, "sh", user,
-                              database, input=password + "\n", check=False, timeout=60)
-        if result.returncode == 0 and result.stdout.strip() == "1":
-            return True, ""
-        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
-        reason = next((line for line in lines if "FATAL" in line), lines[0] if lines else "psql failed")
-        return False, self.mask(reason.strip())
-
-    # ---- the app's HTTP API --------------------------------------------------------------------
-    def http(self, method: str, path: str, body: Any = None, *, port: int = 8080,
-             timeout: float = 15) -> tuple[int, str]:
-        """A request to the app through a port-forward of service/rhdemo-app: (status, body)."""
-        data = json.dumps(body).encode() if body is not None else None
-        with port_forward(self.runner, self.config.context, self.namespace, "service/rhdemo-app", port) as local:
-            request = urllib.request.Request(f"http://127.0.0.1:{local}{path}", data=data, method=method,
-                                             headers={"Content-Type": "application/json"} if data else {})
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    return response.status, response.read().decode(errors="replace")
-            except urllib.error.HTTPError as error:
-                return error.code, error.read().decode(errors="replace")
-            except (urllib.error.URLError, OSError) as error:
-                raise LabError(f"{method} {path} on port {port}: {error}") from None
-
-    def http_get(self, path: str, port: int = 8080) -> tuple[int, str]:
-        return self.http("GET", path, port=port)
-
-    def release_manifest_workloads(self) -> list[Workload]:
-        try:
-            return workloads_in_manifest(self.helm.get_manifest(self.release))
-        except CommandError:
-            return []
-
-
-def _serving(state: Any) -> bool:
+def _serving(state: WorkloadState) -> bool:
     return bool(state.up_to_date and state.ready >= state.desired)
-
-
-def _main_container(component: str) -> str:
-    return {"postgresql-rhdemo": "postgresql", "postgresql-keycloak": "postgresql"}.get(component, component)
-
-
-def _walk(values: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(values, Mapping):
-        found = []
-        for key, value in values.items():
-            found.extend(_walk(value, str(key)))
-        return found
-    return [(prefix, values)]
 
 
 class _PreparedCluster:
@@ -531,5 +394,6 @@ class LiveContextFactory:
         return context
 
 
-def dump_values(values: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(values), sort_keys=True)
+if TYPE_CHECKING:
+    def _live_context_runs_operations(context: LiveContext) -> ClusterOps:
+        return context  # mypy checks here that LiveContext still has every piece the operations use

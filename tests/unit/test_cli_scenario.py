@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from lab.cli import app
 from lab.scenario.registry import discover
-from scenarios._actions import Password, helm_line, resolve, set_flags
+from scenarios._operations.values import Password, helm_line, resolve, set_flags
 
 runner = CliRunner()
 
