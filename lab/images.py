@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from lab.config import LOCAL_IMAGE_PREFIX, ImageSet, LabConfig
+from lab.config import LOCAL_IMAGE_PREFIX, LabConfig
 from lab.errors import LabError
 
 APP_REPOSITORY = f"{LOCAL_IMAGE_PREFIX}/rhdemo-app"
