@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import LabError
-from lab.helm import (DeployedRelease, Helm, HelmFlags, chart_digest, deep_merge, fingerprint, mask_values,
+from lab.helm import (DeployedRelease, Helm, HelmFlags, HelmRun, chart_digest, deep_merge, fingerprint, mask_values,
                       parse_version, plan_release, set_pairs_to_values, values_file)
 from lab.runner import Runner
 
@@ -128,3 +128,40 @@ def test_fingerprint_follows_chart_content_and_values(tmp_path: Path) -> None:
 def test_release_plan(current: DeployedRelease | None, action: str, clears: int | None) -> None:
     plan = plan_release(current, "F")
     assert (plan.action, plan.clear_pending) == (action, clears)
+
+
+def failing_helm(directory: Path, version: str, stderr: str, code: int) -> Path:
+    """A `helm` that records argv like `fake_helm`, then fails with `stderr` (a password in it, too)."""
+    log = fake_helm(directory, version)
+    script = directory / "helm"
+    script.write_text(script.read_text() + f"    sys.stderr.write({stderr!r})\n    sys.exit({code})\n")
+    return log
+
+
+def test_attempt_upgrade_returns_helms_failure_masked_instead_of_raising(on_path: Path) -> None:
+    log = failing_helm(on_path, "v3.22.0", "Error: UPGRADE FAILED: context deadline exceeded (pw s3cr3t-Val)\n", 1)
+    runner = Runner()
+    runner.register_secret("s3cr3t-Val")
+    run = Helm(runner, "kind-test", "ns").attempt_upgrade("rhdemo-x", Path("/chart"), [Path("/a.yaml")],
+                                                          timeout=75.9, wait=False)
+    argv = json.loads(log.read_text().splitlines()[-1])
+    assert argv[argv.index("--timeout") + 1] == "75s" and "--create-namespace" not in argv and "--wait" not in argv
+    assert not run.ok and run.timed_out and run.returncode == 1
+    assert "s3cr3t-Val" not in run.output and run.error_line.startswith("Error: UPGRADE FAILED")
+    assert run.short_command.endswith("upgrade --install rhdemo-x /chart --kube-context kind-test --namespace ns "
+                                      "--timeout 75s")
+
+
+def test_attempt_test_without_logs_and_rollback_to_the_previous_revision(on_path: Path) -> None:
+    helm, log = helm_with(on_path, "v4.1.0")
+    assert helm.attempt_test("rhdemo-x", timeout=270, logs=False).ok
+    assert json.loads(log.read_text().splitlines()[-1]) == ["test", "rhdemo-x", "--kube-context", "kind-test",
+                                                            "--namespace", "ns", "--timeout", "270s"]
+    assert helm.attempt_rollback("rhdemo-x", timeout=280).ok
+    assert json.loads(log.read_text().splitlines()[-1])[:2] == ["rollback", "rhdemo-x"]
+
+
+def test_helm_run_shows_helms_lines_without_notes_or_values_files() -> None:
+    run = HelmRun(True, "helm upgrade --install r c --timeout 9s --values /tmp/lab-values-x.yaml", "done\nNOTES:\nhi", 1)
+    assert run.short_command == "helm upgrade --install r c --timeout 9s" and run.report_output == "done"
+    assert HelmRun(False, "helm", "", 1).report_output == "(no output)"
