@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from lab.errors import LabError
+from lab.kube import Kubectl
 from lab.runner import MASK, CommandError, Runner, is_secret_key, mask_text
 from lab.timeouts import DEFAULTS
 
@@ -218,12 +219,14 @@ class Helm:
         self.context = context
         self.namespace = namespace
         self._flags: HelmFlags | None = None
+        self.kubectl = Kubectl(runner, context, namespace)  # helm's storage Secrets
 
     def _base(self) -> list[str]:
         return ["--kube-context", self.context, "--namespace", self.namespace]
 
     def version(self) -> tuple[int, int, int]:
-        return parse_version(self.runner.run(["helm", "version", "--template", "{{.Version}}"], timeout=30).stdout)
+        return parse_version(self.runner.run(["helm", "version", "--template", "{{.Version}}"],
+                                             timeout=DEFAULTS.tool_version).stdout)
 
     @property
     def flags(self) -> HelmFlags:
@@ -233,10 +236,9 @@ class Helm:
 
     def release_records(self, release: str) -> list[DeployedRelease]:
         """Every stored revision (helm's storage Secrets), newest last; labels include the fingerprint."""
-        result = self.runner.run(["kubectl", "--context", self.context, "-n", self.namespace, "get", "secrets",
-                                  "-l", f"owner=helm,name={release}", "-o",
-                                  "jsonpath={range .items[*]}{.metadata.labels}{\"\\n\"}{end}"],
-                                 timeout=60, check=False)
+        result = self.kubectl.run("get", "secrets", "-l", f"owner=helm,name={release}", "-o",
+                                  "jsonpath={range .items[*]}{.metadata.labels}{\"\\n\"}{end}",
+                                  timeout=DEFAULTS.query, check=False)
         if result.returncode != 0:
             if "NotFound" in result.stderr or "not found" in result.stderr:
                 return []
@@ -254,8 +256,8 @@ class Helm:
 
     def drop_pending_record(self, release: str, revision: int) -> None:
         """Forget a stale pending-* revision (the objects stay; the next upgrade adopts them)."""
-        self.runner.run(["kubectl", "--context", self.context, "-n", self.namespace, "delete", "secret",
-                         f"sh.helm.release.v1.{release}.v{revision}", "--ignore-not-found"], timeout=60)
+        self.kubectl.run("delete", "secret", f"sh.helm.release.v1.{release}.v{revision}", "--ignore-not-found",
+                         timeout=DEFAULTS.query)
 
     def ensure_dependencies(self, chart: Path) -> None:
         chart_yaml = chart / "Chart.yaml"
@@ -263,9 +265,10 @@ class Helm:
             raise LabError(f"no Helm chart at {chart} (Chart.yaml missing)", "check chart_path (lab.toml / RHDEMO_LAB_CHART_PATH)")
         if not (yaml.safe_load(chart_yaml.read_text()) or {}).get("dependencies"):
             return
-        listing = self.runner.run(["helm", "dependency", "list", str(chart)], timeout=60).stdout
+        listing = self.runner.run(["helm", "dependency", "list", str(chart)], timeout=DEFAULTS.query).stdout
         if re.search(r"\bmissing\b|\bwrong version\b", listing):
-            self.runner.run(["helm", "dependency", "build", str(chart), "--skip-refresh"], timeout=300)
+            self.runner.run(["helm", "dependency", "build", str(chart), "--skip-refresh"],
+                            timeout=DEFAULTS.dependency_build)
 
     def _upgrade_argv(self, release: str, chart: Path, values_files: Sequence[Path], *, timeout: float, wait: bool,
                       atomic: bool, labels: Mapping[str, str] | None, extra: Sequence[str],

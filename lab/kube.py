@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -448,34 +448,6 @@ def free_local_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def port_forward(runner: Runner, context: str, namespace: str, target: str, remote_port: int,
-                 timeout: float = DEFAULTS.port_forward) -> Iterator[int]:
-    """`kubectl port-forward` to a pod/service; yields the local port."""
-    local_port = free_local_port()
-    process = runner.start(["kubectl", "--context", context, "-n", namespace, "port-forward", target,
-                            f"{local_port}:{remote_port}", "--address", "127.0.0.1"])
-    try:
-        deadline = time.monotonic() + timeout
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if re.search(r"Forwarding from", line or ""):
-                break
-            if process.poll() is not None:
-                error = process.stderr.read() if process.stderr else ""
-                raise LabError(f"port-forward to {target} failed: {error.strip()}")
-        else:
-            raise LabError(f"port-forward to {target} did not start within {timeout:.0f}s")
-        yield local_port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 class Kubectl:
     """kubectl for one context and namespace, through the runner: what streams (exec, logs -f,
     port-forward) or reads stdin (apply), which the Python client does not do as a human would."""
@@ -539,6 +511,28 @@ class Kubectl:
         """`kubectl logs -f`: ends when the container does."""
         return self.runner.start(self.argv("logs", "-f", pod, "-c", container))
 
-    def port_forward(self, target: str, remote_port: int,
-                     timeout: float = DEFAULTS.port_forward) -> AbstractContextManager[int]:
-        return port_forward(self.runner, self.context, self.namespace, target, remote_port, timeout)
+    @contextmanager
+    def port_forward(self, target: str, remote_port: int, timeout: float = DEFAULTS.port_forward) -> Iterator[int]:
+        """`kubectl port-forward` to a pod/service; yields the local port."""
+        local_port = free_local_port()
+        process = self.runner.start(self.argv("port-forward", target, f"{local_port}:{remote_port}",
+                                              "--address", "127.0.0.1"))
+        try:
+            deadline = time.monotonic() + timeout
+            assert process.stdout is not None
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                if re.search(r"Forwarding from", line or ""):
+                    break
+                if process.poll() is not None:
+                    error = process.stderr.read() if process.stderr else ""
+                    raise LabError(f"port-forward to {target} failed: {error.strip()}")
+            else:
+                raise LabError(f"port-forward to {target} did not start within {timeout:.0f}s")
+            yield local_port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -16,6 +16,8 @@ class OperationTimeouts:
     """Seconds, per operation."""
 
     kubectl: float = 120          # a kubectl command (get, apply, delete, rollout restart)
+    tool_version: float = 30      # `helm version`
+    dependency_build: float = 300  # `helm dependency build` of the chart
     query: float = 60             # a read (helm history/get, kubectl get, psql in a pod)
     helm_grace: float = 60        # the helm process may outlive its own --timeout by this much
     port_forward: float = 30      # `kubectl port-forward` announces its local port within this
