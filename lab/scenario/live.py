@@ -305,8 +305,7 @@ class LiveContext:
     def diagnostics(self) -> Sequence[Evidence]:
         found: list[Evidence] = []
         try:
-            for event in self.kube.warning_events(limit=12):
-                found.append(Evidence.event(object=event.object, reason=event.reason, message=event.message))
+            found.extend(self.workloads.events(warnings_only=True, limit=12))
             workloads = list(WORKLOADS.values())
             states = [self.kube.workload_state(w) for w in workloads]
             present = [(w, s) for w, s in zip(workloads, states, strict=True) if s is not None]

@@ -75,3 +75,17 @@ def test_exec_path_uses_the_socket_without_password(fake_kubectl: Path, pg_serve
     argv = pod.psql_argv(interactive=True)
     assert argv[:7] == ["kubectl", "--context", "kind-x", "-n", "ns", "exec", "-it"]
     assert not any("PASSWORD" in arg.upper() for arg in argv)
+
+
+def test_login_check_in_the_pod_asks_the_real_server_over_tcp(fake_kubectl: Path, pg_server: PgServer,
+                                                              pg_database: dict[str, str]) -> None:
+    """`DatabasePod.can_login`: psql in the pod, over TCP to the Service (here the test server's host),
+    the password on stdin; the server's own reason when it refuses, the password masked."""
+    runner = Runner()
+    pod = DatabasePod(runner, "kind-x", "ns", "postgresql-rhdemo-0")
+    user, name = pg_database["user"], pg_database["name"]
+    assert pod.can_login(pg_server.host, user, name, pg_database["password"]) == (True, "")
+    ok, reason = pod.can_login(pg_server.host, user, name, "wrong-Passw0rd")
+    assert not ok and f'password authentication failed for user "{user}"' in reason
+    assert all("wrong-Passw0rd" not in result.command for result in runner.history)
+    assert "wrong-Passw0rd" in runner.secrets, "registered: masked in every later output"
