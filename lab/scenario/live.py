@@ -324,12 +324,9 @@ class LiveContext:
         return mask_text(text, self.runner.secrets)
 
     # ---- values --------------------------------------------------------------------------------
-    def app_image(self, release: str = "1.0") -> str:
-        """The stub image reference of app release 1.0 / 1.1 (content-hashed tag, built and loaded by
-        prepare; fixed for the whole run even if app-stub/ changes meanwhile)."""
-        return self._app_image(release).tag
-
     def _app_image(self, release: str) -> images_mod.AppImage:
+        """The stub image of app release 1.0 / 1.1 (content-hashed tag, built and loaded by prepare;
+        fixed for the whole run even if app-stub/ changes meanwhile)."""
         image = self._prepared.app_images().get(release)
         if image is None:
             raise LabError(f"no app release {release!r}", f"built releases: {', '.join(self.config.app_releases)}")
