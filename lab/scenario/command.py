@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.text import Text
 
 from lab.scenario.console import ConsoleObserver, print_list
-from lab.scenario.context import ContextFactory
 from lab.scenario.engine import Engine, PauseNeedsTerminal, RunOptions
+from lab.scenario.model import ContextFactory
 from lab.scenario.registry import DEFAULT_PACKAGE, ScenarioError, discover
 from lab.scenario.report import write_reports
 
