@@ -18,6 +18,7 @@ import typer
 import typer.core
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from lab.config import LabConfig, load_config
 from lab.errors import LabError
@@ -126,9 +127,10 @@ class Application:
 
     def fail(self, message: str, hint: str | None = None) -> typer.Exit:
         """Print one red line (+ hint) and return the exit to raise."""
-        self.err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+        # escaped: messages quote user input and hints show `mirror:<registry>[/<path>]`, not markup
+        self.err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
         if hint:
-            self.err_console.print(f"[cyan]hint:[/] {hint}", soft_wrap=True)
+            self.err_console.print(f"[cyan]hint:[/] {escape(hint)}", soft_wrap=True)
         return typer.Exit(1)
 
 
