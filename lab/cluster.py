@@ -481,7 +481,7 @@ class ExistingCluster:
 
 def cluster_for(config: LabConfig, runner: Runner, docker_client: Any = None) -> ClusterProvider:
     """The lab's kind cluster, or the existing one named by --context."""
-    if config.kube_context is None:
+    if config.uses_kind:
         return KindCluster(config, runner, docker_client)
     return ExistingCluster(config, runner)
 

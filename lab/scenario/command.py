@@ -1,4 +1,4 @@
-"""What `lab scenario ...` does, so that `lab/cli.py` only parses flags and builds the context factory:
+"""What `lab scenario ...` does, so that `lab/cli/scenario.py` only parses flags and builds the context factory:
 
     lab scenario list                 -> list_scenarios()
     lab scenario rotate-password ...  -> run_scenarios(["rotate-password"], ...)
