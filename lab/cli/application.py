@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -32,15 +32,15 @@ SHARED_PANEL = "Shared options"
 
 
 def _shared_options(
-    context: Annotated[Optional[str], typer.Option("--context", rich_help_panel=SHARED_PANEL, help="use this existing cluster's kube context instead of the lab's kind cluster")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", rich_help_panel=SHARED_PANEL, help="config file (default: ./lab.toml, then ~/.config/rhdemo-lab/config.toml)")] = None,
+    context: Annotated[str | None, typer.Option("--context", rich_help_panel=SHARED_PANEL, help="use this existing cluster's kube context instead of the lab's kind cluster")] = None,
+    config: Annotated[Path | None, typer.Option("--config", rich_help_panel=SHARED_PANEL, help="config file (default: ./lab.toml, then ~/.config/rhdemo-lab/config.toml)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", rich_help_panel=SHARED_PANEL, help="show every command the lab runs (secrets masked)")] = False,
     debug: Annotated[bool, typer.Option("--debug", rich_help_panel=SHARED_PANEL, help="show a traceback on unexpected errors")] = False,
-    image_set: Annotated[Optional[str], typer.Option("--image-set", rich_help_panel=SHARED_PANEL, help="public (default) | mirror:<registry prefix> | local")] = None,
-    node_image: Annotated[Optional[str], typer.Option("--node-image", rich_help_panel=SHARED_PANEL, help="kind node image (default: kind's own)")] = None,
-    ca_cert: Annotated[Optional[Path], typer.Option("--ca-cert", rich_help_panel=SHARED_PANEL, help="extra CA certificate (PEM) for image builds behind a TLS-inspecting proxy")] = None,
-    values: Annotated[Optional[list[Path]], typer.Option("--values", "-f", rich_help_panel=SHARED_PANEL, help="extra chart values file (repeatable)")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", rich_help_panel=SHARED_PANEL, help="chart value KEY=VALUE (repeatable; never put in helm's argv)")] = None,
+    image_set: Annotated[str | None, typer.Option("--image-set", rich_help_panel=SHARED_PANEL, help="public (default) | mirror:<registry prefix> | local")] = None,
+    node_image: Annotated[str | None, typer.Option("--node-image", rich_help_panel=SHARED_PANEL, help="kind node image (default: kind's own)")] = None,
+    ca_cert: Annotated[Path | None, typer.Option("--ca-cert", rich_help_panel=SHARED_PANEL, help="extra CA certificate (PEM) for image builds behind a TLS-inspecting proxy")] = None,
+    values: Annotated[list[Path] | None, typer.Option("--values", "-f", rich_help_panel=SHARED_PANEL, help="extra chart values file (repeatable)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", rich_help_panel=SHARED_PANEL, help="chart value KEY=VALUE (repeatable; never put in helm's argv)")] = None,
 ) -> None:
     """The shared options, declared once; never run (only its parameters are used)."""
 

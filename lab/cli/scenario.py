@@ -6,7 +6,7 @@ Only parses flags and builds the real context factory; `lab.scenario.command` do
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ from lab.scenario.command import list_scenarios, run_scenarios
 from lab.scenario.engine import RunOptions
 from lab.scenario.live import LiveContextFactory
 
-NamesArg = Annotated[Optional[list[str]], typer.Argument(
+NamesArg = Annotated[list[str] | None, typer.Argument(
     help="scenario ids (see `lab scenario list`), or `list`", show_default=False)]
 
 
@@ -23,7 +23,7 @@ def scenario(ctx: typer.Context, names: NamesArg = None,
              all_: Annotated[bool, typer.Option("--all", help="run every scenario")] = False,
              pause: Annotated[bool, typer.Option("--pause", help="wait for Enter before each step (live demos; needs a terminal)")] = False,
              keep: Annotated[bool, typer.Option("--keep", help="leave the namespace and release for inspection")] = False,
-             report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="write JUnit XML, JSON and Markdown reports here")] = None,
+             report_dir: Annotated[Path | None, typer.Option("--report-dir", help="write JUnit XML, JSON and Markdown reports here")] = None,
              fail_fast: Annotated[bool, typer.Option("--fail-fast", help="stop the whole run at the first deviation")] = False) -> None:
     """Reproduce the seed's failures and their fixes, step by step: `lab scenario list`,
     `lab scenario rotate-password`, `lab scenario --all --report-dir reports`."""

@@ -21,7 +21,7 @@ def diagnose(kube: Kube, workloads: Sequence[Workload], states: Sequence[Workloa
              hook_names: Sequence[str] = ()) -> list[str]:
     """The failing resources, their events and the last log lines: not a wall of YAML."""
     lines: list[str] = []
-    for workload, state in zip(workloads, states):
+    for workload, state in zip(workloads, states, strict=True):
         if state is not None and state.healthy:
             continue
         lines.append(f"{workload.ref}: {'missing' if state is None else state.summary}")

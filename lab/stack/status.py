@@ -100,7 +100,7 @@ def component_statuses(states: Sequence[WorkloadState | None], workloads: Sequen
     details: dict[str, list[str]] = {}
     worst: dict[str, State] = {}
     rank = {State.READY: 0, State.PENDING: 1, State.FAILED: 2}
-    for workload, state in zip(workloads, states):
+    for workload, state in zip(workloads, states, strict=True):
         name = workload.component
         details.setdefault(name, []).append(f"{workload.ref}: " + (
             "not created yet" if state is None else "ready" if state.healthy else state.summary))

@@ -166,7 +166,7 @@ class EnsureRelease:
                     helm.upgrade_install(config.release, config.chart_path, [*desired.values_files, generated],
                                          labels={FINGERPRINT_LABEL: desired.fingerprint},
                                          timeout=config.timeouts.helm)
-            except BaseException as exc:  # handed to the main thread
+            except BaseException as exc:  # noqa: BLE001 — handed to the main thread, which re-raises it
                 outcome["error"] = exc
 
         worker = threading.Thread(target=run, name="helm-upgrade", daemon=True)
@@ -176,7 +176,7 @@ class EnsureRelease:
             worker.join(timeout=3)
             try:
                 self._show_components(ctx, helm)
-            except Exception as exc:  # progress is best effort; helm's result decides
+            except Exception as exc:  # noqa: BLE001 — progress is best effort; helm's result decides
                 ctx.progress.detail(f"(progress unavailable: {str(exc).splitlines()[0][:120]})")
         error = outcome.get("error")
         if isinstance(error, CommandError):

@@ -81,7 +81,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle_in_lab() -> None:
     graph = import_graph(LAB)
-    assert "lab.cli" in graph and graph["lab.cli"], "the import graph was not read"
+    assert graph.get("lab.cli"), "the import graph was not read"
     assert cycles(graph) == [], "modules that import each other (directly or in a loop)"
 
 
