@@ -112,6 +112,8 @@ class Stack:
     def up(self, recreate: bool = False) -> UpResult:
         started = time.monotonic()
         config = self.config
+        # Bad input (a missing values file...) fails here, before the cluster is touched.
+        desired_release(config, deployed_app_image(config))
         ctx = self._context()
         with exclusive(config, "up"):
             statuses = run_steps(ctx, up_steps(images_mod.app_images(config), recreate))

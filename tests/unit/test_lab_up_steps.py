@@ -218,3 +218,14 @@ def test_the_summary_says_unchanged_and_shows_each_component_once() -> None:
     assert "cluster: unchanged" in text and "cluster: none" not in text
     assert "images: unchanged (0 built, 0 loaded)" in text and "release: unchanged (revision 3)" in text
     assert text.count("statefulset/postgresql-rhdemo: ready") == 1 and text.count("deployment/rhdemo-app: ready") == 1
+
+
+def test_a_missing_values_file_fails_up_before_the_cluster_is_touched(stub_config: LabConfig, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from lab.stack import Stack
+
+    config = replace(stub_config, values_files=(tmp_path / "nope.yaml",), state_dir=tmp_path / "state")
+    cluster = FakeCluster(error=AssertionError("the cluster was touched"))  # type: ignore[arg-type]
+    with pytest.raises(LabError, match=r"values file .*nope.yaml does not exist"):
+        Stack(config, Runner(), cluster=cluster).up()
