@@ -94,6 +94,7 @@ class Stack:
         self.progress: Progress = progress or SilentProgress()
         self.cluster = cluster or cluster_for(config, runner)
         self._kube: Kube | None = None
+        self._helm: Helm | None = None
 
     @property
     def kube(self) -> Kube:
@@ -103,7 +104,9 @@ class Stack:
 
     @property
     def helm(self) -> Helm:
-        return Helm(self.runner, self.config.context, self.config.namespace)
+        if self._helm is None:
+            self._helm = Helm(self.runner, self.config.context, self.config.namespace)
+        return self._helm
 
     def _context(self) -> UpContext:
         return UpContext(self.config, self.runner, self.cluster, self.progress)

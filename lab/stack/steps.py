@@ -37,6 +37,7 @@ class UpContext:
         self.progress: Progress = progress or SilentProgress()
         self._docker = docker_client
         self._kube: Kube | None = None
+        self._helm: Helm | None = None
         # Set by EnsureRelease, read by WaitReady and the summary.
         self.desired: DesiredRelease | None = None
         self.helm_started: float | None = None
@@ -57,7 +58,9 @@ class UpContext:
 
     @property
     def helm(self) -> Helm:
-        return Helm(self.runner, self.config.context, self.config.namespace)
+        if self._helm is None:  # one client: it asks `helm version` once
+            self._helm = Helm(self.runner, self.config.context, self.config.namespace)
+        return self._helm
 
 
 class Step(Protocol):
