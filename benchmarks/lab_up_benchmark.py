@@ -17,13 +17,17 @@ from pathlib import Path
 
 from lab.config import load_config
 from lab.runner import Runner
-from lab.stack import Stack
+from lab.stack import Stack, UpResult
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def helm_to_ready(result: UpResult) -> float:
+    return float(result.step("components").figures.get("helm_to_ready_seconds", 0))
 
 
 def main() -> None:
@@ -45,21 +49,22 @@ def main() -> None:
     try:
         started = time.monotonic()
         cold = fresh_stack().up()
+        images = cold.step("images").figures
         print(f"lab up cold (node image present):  {time.monotonic() - started:7.1f}s "
-              f"(cluster {cold.cluster_action}, {len(cold.images_built)} built, {len(cold.images_loaded)} loaded, "
-              f"helm -> ready {cold.helm_to_ready_seconds or 0:.1f}s)")
+              f"(cluster {cold.step('cluster').state.value}, {images['built']} built, {images['loaded']} loaded, "
+              f"helm -> ready {helm_to_ready(cold):.1f}s)")
 
         started = time.monotonic()
         warm = fresh_stack().up()
         print(f"lab up warm no-op:                 {time.monotonic() - started:7.1f}s "
-              f"(release {warm.release_action}, {len(warm.images_loaded)} loaded)")
+              f"(release {warm.step('release').state.value}, {warm.step('images').figures['loaded']} loaded)")
 
         # A changed pod template forces an upgrade that rolls the app: helm upgrade -> every component ready.
         with tempfile.TemporaryDirectory() as directory:
             roll = Path(directory) / "roll.yaml"
             roll.write_text(f"rhdemo:\n  extraEnv:\n    - name: BENCHMARK_ROLL\n      value: '{time.time():.0f}'\n")
             upgrade = fresh_stack((roll,)).up()
-        print(f"helm upgrade -> app ready:         {upgrade.helm_to_ready_seconds or 0:7.1f}s "
+        print(f"helm upgrade -> app ready:         {helm_to_ready(upgrade):7.1f}s "
               f"(revision {upgrade.revision})")
     finally:
         if not args.keep:

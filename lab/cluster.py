@@ -1,4 +1,12 @@
-"""The kind cluster: describe, converge (like ctlptl), delete, load images only when missing."""
+"""The cluster the lab runs on, behind one small interface (like kind's providers):
+
+- `KindCluster`: the lab's own kind cluster — described, converged (like ctlptl), deleted; images
+  loaded into its node only when missing; localhost ports lead to the app's NodePorts.
+- `ExistingCluster`: a cluster given with `--context` — the lab only checks that it answers; it never
+  creates, deletes or loads images into it.
+
+`cluster_for(config, runner)` is the one place that chooses between them.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +14,16 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import yaml
 
+from lab import images as images_mod
 from lab.config import LabConfig
 from lab.errors import LabError
-from lab.runner import CommandError, Runner
+from lab.kube import port_forward_command
+from lab.runner import CommandError, Runner, install_hint
 
 # Where local-path-provisioner keeps PersistentVolumes inside the node: data lives here.
 LOCAL_PATH_DIR = "/var/local-path-provisioner"
@@ -112,15 +121,103 @@ def _port_mappings_from_inspect(inspect: Mapping[str, Any]) -> frozenset[PortMap
     return frozenset(mappings)
 
 
-class Cluster:
-    def __init__(self, config: LabConfig, runner: Runner, docker_client: Any) -> None:
+OnStep = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """A localhost port the cluster publishes for the lab (doctor checks it can be bound)."""
+
+    name: str      # what answers there: "app", "actuator"
+    port: int
+    setting: str   # the config key that moves it
+    held_by_lab: bool = False  # already published by this lab's own node: expected to be taken
+
+
+@dataclass(frozen=True)
+class ContextCheck:
+    """Can the lab reach (or create) this cluster? For `lab doctor`."""
+
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+class ClusterProvider(Protocol):
+    """What `lab` needs of a cluster, whoever owns it."""
+
+    @property
+    def context(self) -> str: ...
+    @property
+    def description(self) -> str: ...  # "kind cluster rhdemo-lab" | "existing cluster (context x)"
+    @property
+    def tools(self) -> tuple[str, ...]: ...  # command-line tools it needs beyond helm and kubectl
+
+    def ensure(self, recreate: bool = False, on_step: OnStep = lambda s: None) -> ClusterPlan:
+        """Converge (or only check) the cluster; the plan that was carried out (action "none": unchanged)."""
+    def api_healthy(self, timeout: int = 20) -> bool: ...
+    def exists(self) -> bool: ...
+    def describe(self) -> ClusterState | None:
+        """The node's state, for `lab status` (None: not the lab's to describe)."""
+    def load_images(self, wanted: Mapping[str, str], on_step: OnStep = lambda s: None) -> list[str] | None:
+        """Give the nodes the images `wanted` (reference -> Docker image ID) they lack; the references
+        loaded, or None when the lab cannot load into this cluster (its nodes must pull them)."""
+    def delete(self) -> str | None:
+        """Delete the cluster and say what was done; None when the lab does not own it."""
+    def urls(self) -> dict[str, str]: ...  # how a user reaches the app
+    def host_ports(self) -> list[HostPort]: ...
+    def check_context(self) -> ContextCheck: ...
+
+
+def kube_contexts(runner: Runner) -> list[str]:
+    """The context names of this user's kubeconfig."""
+    return runner.run(["kubectl", "config", "get-contexts", "-o", "name"], check=False, timeout=30).stdout.split()
+
+
+def api_answers(runner: Runner, context: str, timeout: int = 20) -> bool:
+    try:
+        result = runner.run(["kubectl", "--context", context, "get", "--raw", "/readyz",
+                             f"--request-timeout={timeout}s"], timeout=timeout + 5, check=False)
+    except LabError:
+        return False
+    return result.returncode == 0 and result.stdout.strip() == "ok"
+
+
+def app_urls(config: LabConfig) -> dict[str, str]:
+    return {"API": f"http://localhost:{config.app_host_port}/api/employes",
+            "health": f"http://localhost:{config.actuator_host_port}/actuator/health"}
+
+
+class KindCluster:
+    """The lab's own kind cluster: one node, host ports -> the app's NodePorts, images loaded by `kind load`."""
+
+    tools = ("kind",)
+
+    def __init__(self, config: LabConfig, runner: Runner, docker_client: Any = None) -> None:
         self.config = config
         self.runner = runner
-        self.docker = docker_client
+        self._docker = docker_client
+
+    @property
+    def docker(self) -> Any:
+        if self._docker is None:
+            self._docker = images_mod.docker_client()
+        return self._docker
+
+    @property
+    def context(self) -> str:
+        return self.config.context
+
+    @property
+    def description(self) -> str:
+        return f"kind cluster {self.config.cluster_name}"
 
     # --- actual state -------------------------------------------------------------------------
     def kind_clusters(self) -> list[str]:
         return self.runner.run(["kind", "get", "clusters"], timeout=60).stdout.split()
+
+    def exists(self) -> bool:
+        return self.config.cluster_name in self.kind_clusters() or self._container() is not None
 
     def _container(self) -> Any | None:
         import docker.errors
@@ -131,12 +228,7 @@ class Cluster:
             return None
 
     def api_healthy(self, timeout: int = 20) -> bool:
-        try:
-            result = self.runner.run(["kubectl", "--context", self.config.context, "get", "--raw", "/readyz",
-                                      f"--request-timeout={timeout}s"], timeout=timeout + 5, check=False)
-        except LabError:
-            return False
-        return result.returncode == 0 and result.stdout.strip() == "ok"
+        return api_answers(self.runner, self.config.context, timeout)
 
     def _has_volumes(self) -> bool:
         result = self.runner.run(["docker", "exec", self.config.node_container, "sh", "-c",
@@ -159,8 +251,7 @@ class Cluster:
 
     def _ensure_kubeconfig(self, exists: bool) -> bool:
         """The kind context may be missing from this user's kubeconfig (another shell created it)."""
-        contexts = self.runner.run(["kubectl", "config", "get-contexts", "-o", "name"], check=False, timeout=30)
-        if self.config.context in contexts.stdout.split():
+        if self.config.context in kube_contexts(self.runner):
             return True
         if exists:
             self.runner.run(["kind", "export", "kubeconfig", "--name", self.config.cluster_name], timeout=60)
@@ -178,7 +269,7 @@ class Cluster:
             return None
 
     # --- converge -----------------------------------------------------------------------------
-    def ensure(self, recreate: bool = False, on_step: Callable[[str], None] = lambda s: None) -> ClusterPlan:
+    def ensure(self, recreate: bool = False, on_step: OnStep = lambda s: None) -> ClusterPlan:
         state = self.describe()
         if state.exists and state.running and not state.api_healthy:
             # One failed probe on a loaded machine is not a broken cluster: give it time before any recreate.
@@ -205,7 +296,7 @@ class Cluster:
             plan = ClusterPlan("recreate", plan.reasons + ("not healthy after restart",))
         if plan.action == "recreate":
             on_step(f"recreating the cluster ({'; '.join(plan.reasons)})")
-            self.delete()
+            self._delete()
         on_step("creating the kind cluster (about a minute)")
         self.create()
         return plan
@@ -237,11 +328,39 @@ class Cluster:
                                    "run `lab doctor` to see which port is taken and how to free it") from None
                 raise
 
-    def delete(self) -> None:
+    def delete(self) -> str | None:
+        if not self.exists():
+            return f"no cluster {self.config.cluster_name}"
+        self._delete()
+        return f"cluster {self.config.cluster_name} deleted (with its volumes)"
+
+    def _delete(self) -> None:
         self.runner.run(["kind", "delete", "cluster", "--name", self.config.cluster_name], timeout=300)
         container = self._container()
         if container is not None:  # kind forgot it (interrupted create): remove by hand
             container.remove(force=True, v=True)
+
+    def urls(self) -> dict[str, str]:
+        return app_urls(self.config)
+
+    def host_ports(self) -> list[HostPort]:
+        held = self._published_ports()
+        return [HostPort(name, port, setting, port in held) for name, port, setting in (
+            ("app", self.config.app_host_port, "app_host_port"),
+            ("actuator", self.config.actuator_host_port, "actuator_host_port"))]
+
+    def _published_ports(self) -> set[int]:
+        """Host ports already published by this lab's node container (from the Docker engine)."""
+        try:
+            container = self._container()
+        except LabError:  # no Docker: doctor reports that on its own line
+            return set()
+        if container is None:
+            return set()
+        return {mapping.host_port for mapping in _port_mappings_from_inspect(container.attrs)}
+
+    def check_context(self) -> ContextCheck:
+        return ContextCheck(True, f"{self.config.context} (the lab's kind cluster; created by `lab up` if missing)")
 
     # --- images in the node -------------------------------------------------------------------
     def node_images(self, only: Collection[str] | None = None) -> dict[str, str]:
@@ -287,10 +406,84 @@ class Cluster:
             target = chosen["digest"]
         return None
 
+    def load_images(self, wanted: Mapping[str, str], on_step: OnStep = lambda s: None) -> list[str] | None:
+        missing = images_to_load(wanted, self.node_images({containerd_name(ref) for ref in wanted}))
+        if missing:
+            on_step(f"loading into the node: {', '.join(missing)}")
+            self.load(missing)
+        return missing
+
     def load(self, references: Sequence[str]) -> None:
         if references:
             self.runner.run(["kind", "load", "docker-image", "--name", self.config.cluster_name, *references],
                             timeout=self.config.timeouts.command + 60 * len(references))
+
+
+class ExistingCluster:
+    """A cluster the user already has (`--context`): checked, never created, deleted or loaded into."""
+
+    tools: tuple[str, ...] = ()
+
+    def __init__(self, config: LabConfig, runner: Runner) -> None:
+        self.config = config
+        self.runner = runner
+
+    @property
+    def context(self) -> str:
+        return self.config.context
+
+    @property
+    def description(self) -> str:
+        return f"existing cluster, context {self.config.context}"
+
+    def ensure(self, recreate: bool = False, on_step: OnStep = lambda s: None) -> ClusterPlan:
+        if not self.api_healthy():
+            raise LabError(f"the cluster of context {self.config.context} does not answer",
+                           "check `kubectl --context <ctx> get --raw /readyz`, or drop --context to use the lab's kind cluster")
+        return ClusterPlan("none", ())
+
+    def api_healthy(self, timeout: int = 20) -> bool:
+        return api_answers(self.runner, self.config.context, timeout)
+
+    def exists(self) -> bool:
+        return True
+
+    def describe(self) -> ClusterState | None:
+        return None
+
+    def load_images(self, wanted: Mapping[str, str], on_step: OnStep = lambda s: None) -> list[str] | None:
+        return None
+
+    def delete(self) -> str | None:
+        return None
+
+    def urls(self) -> dict[str, str]:
+        return {"API (port-forward)": port_forward_command(self.config.context, self.config.namespace,
+                                                           "svc/rhdemo-app", self.config.app_host_port, 8080)}
+
+    def host_ports(self) -> list[HostPort]:
+        return []
+
+    def check_context(self) -> ContextCheck:
+        context = self.config.context
+        if self.runner.which("kubectl") is None:
+            return ContextCheck(False, f"cannot check {context}: kubectl missing", install_hint("kubectl"))
+        if context not in kube_contexts(self.runner):
+            return ContextCheck(False, f"context {context!r} is not in your kubeconfig",
+                                "list contexts: `kubectl config get-contexts -o name`; or drop --context to use a kind cluster")
+        result = self.runner.run(["kubectl", "--context", context, "get", "--raw", "/readyz", "--request-timeout=10s"],
+                                 timeout=20, check=False)
+        if result.returncode != 0:
+            return ContextCheck(False, f"{context}: API server does not answer ({result.stderr.strip()[:120]})",
+                                "start that cluster, or drop --context to let the lab create its kind cluster")
+        return ContextCheck(True, f"{context} answers")
+
+
+def cluster_for(config: LabConfig, runner: Runner, docker_client: Any = None) -> ClusterProvider:
+    """The lab's kind cluster, or the existing one named by --context."""
+    if config.uses_kind:
+        return KindCluster(config, runner, docker_client)
+    return ExistingCluster(config, runner)
 
 
 def images_to_load(wanted: Mapping[str, str], in_node: Mapping[str, str]) -> list[str]:
@@ -306,13 +499,3 @@ def containerd_name(reference: str) -> str:
     if "." in first or ":" in first or first == "localhost":
         return reference
     return f"docker.io/{reference}"
-
-
-@dataclass
-class ClusterDescription:
-    """For `lab status`."""
-
-    name: str
-    state: ClusterState
-    context: str
-    extra: dict[str, str] = field(default_factory=dict)

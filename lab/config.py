@@ -83,7 +83,8 @@ class LabConfig:
 
     @property
     def uses_kind(self) -> bool:
-        """False when --context targets an existing cluster: the lab then never creates or deletes one."""
+        """False when --context targets an existing cluster: the lab then never creates or deletes one.
+        Read once, by `lab.cluster.cluster_for`; everything else asks the cluster provider."""
         return self.kube_context is None
 
     @property

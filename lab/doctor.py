@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import images as images_mod
+from lab.cluster import ClusterProvider, cluster_for
 from lab.config import LabConfig
 from lab.errors import LabError
 from lab.runner import Runner, install_hint
@@ -107,7 +108,7 @@ def check_disk(docker_client: Any) -> Check:
     if docker_client is not None:
         try:
             root = docker_client.info().get("DockerRootDir") or root
-        except Exception:
+        except Exception:  # only a better guess of where Docker's data lives; the default is fine
             pass
     target = Path(root)
     while not target.exists() and target != target.parent:
@@ -133,56 +134,27 @@ def port_in_use(port: int, address: str = "127.0.0.1") -> str | None:
     return None
 
 
-def lab_owned_ports(config: LabConfig, docker_client: Any) -> set[int]:
-    """Host ports already published by this lab's own node container (those are expected to be taken)."""
-    if docker_client is None:
-        return set()
-    import docker.errors
-
-    try:
-        container = docker_client.containers.get(config.node_container)
-    except docker.errors.NotFound:
-        return set()
-    bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
-    return {int(host["HostPort"]) for hosts in bindings.values() for host in hosts or [] if host.get("HostPort")}
-
-
-def check_ports(config: LabConfig, docker_client: Any) -> list[Check]:
-    if not config.uses_kind:
-        return []
-    owned = lab_owned_ports(config, docker_client)
+def check_ports(cluster: ClusterProvider) -> list[Check]:
     checks = []
-    for name, port, setting in (("app", config.app_host_port, "app_host_port"),
-                                ("actuator", config.actuator_host_port, "actuator_host_port")):
-        if port in owned:
-            checks.append(Check(f"port {port}", True, f"held by this lab's cluster ({config.node_container})"))
+    for host_port in cluster.host_ports():
+        port, name = host_port.port, host_port.name
+        if host_port.held_by_lab:
+            checks.append(Check(f"port {port}", True, f"held by this lab's cluster ({cluster.description})"))
             continue
         reason = port_in_use(port)
         if reason is None:
             checks.append(Check(f"port {port}", True, f"free ({name})"))
         else:
-            env = f"RHDEMO_LAB_{setting.upper()}"
+            env = f"RHDEMO_LAB_{host_port.setting.upper()}"
             checks.append(Check(f"port {port}", False, f"127.0.0.1:{port} ({name}) cannot be bound: {reason}",
                                 f"find the owner with `ss -ltnp 'sport = :{port}'` and stop it, or choose another "
-                                f"port: `{setting} = <port>` in lab.toml or `{env}=<port>`"))
+                                f"port: `{host_port.setting} = <port>` in lab.toml or `{env}=<port>`"))
     return checks
 
 
-def check_context(config: LabConfig, runner: Runner) -> Check:
-    if config.uses_kind:
-        return Check("kube context", True, f"{config.context} (the lab's kind cluster; created by `lab up` if missing)")
-    if runner.which("kubectl") is None:
-        return Check("kube context", False, f"cannot check {config.context}: kubectl missing", install_hint("kubectl"))
-    contexts = runner.run(["kubectl", "config", "get-contexts", "-o", "name"], timeout=30, check=False).stdout.split()
-    if config.context not in contexts:
-        return Check("kube context", False, f"context {config.context!r} is not in your kubeconfig",
-                     "list contexts: `kubectl config get-contexts -o name`; or drop --context to use a kind cluster")
-    result = runner.run(["kubectl", "--context", config.context, "get", "--raw", "/readyz", "--request-timeout=10s"],
-                        timeout=20, check=False)
-    if result.returncode != 0:
-        return Check("kube context", False, f"{config.context}: API server does not answer ({result.stderr.strip()[:120]})",
-                     "start that cluster, or drop --context to let the lab create its kind cluster")
-    return Check("kube context", True, f"{config.context} answers")
+def check_context(cluster: ClusterProvider) -> Check:
+    found = cluster.check_context()
+    return Check("kube context", found.ok, found.detail, found.fix)
 
 
 def check_images(config: LabConfig, docker_client: Any) -> list[Check]:
@@ -220,17 +192,24 @@ def check_images(config: LabConfig, docker_client: Any) -> list[Check]:
     return checks
 
 
+TOOL_CHECKS: dict[str, tuple[list[str], tuple[int, ...] | None]] = {
+    "kind": (["kind", "version"], MIN_KIND),
+}
+
+
 def run_checks(config: LabConfig, runner: Runner) -> list[Check]:
     docker_check, client = check_docker(config)
+    cluster = cluster_for(config, runner, client)
     checks = [docker_check]
-    if config.uses_kind:
-        checks.append(check_tool(runner, "kind", ["kind", "version"], MIN_KIND))
+    for tool in cluster.tools:
+        argv, minimum = TOOL_CHECKS[tool]
+        checks.append(check_tool(runner, tool, argv, minimum))
     checks.append(check_tool(runner, "helm", ["helm", "version", "--template", "{{.Version}}"], None, helm_supported))
     checks.append(check_tool(runner, "kubectl", ["kubectl", "version", "--client"], MIN_KUBECTL))
     checks.append(check_memory())
     checks.append(check_disk(client))
-    checks.extend(check_ports(config, client))
-    checks.append(check_context(config, runner))
+    checks.extend(check_ports(cluster))
+    checks.append(check_context(cluster))
     checks.extend(check_images(config, client))
     return checks
 

@@ -536,3 +536,20 @@ class Kubectl:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+# kubectl command lines the CLI hands to a user or runs interactively, assembled here like every other.
+def logs_argv(context: str, namespace: str, target: str, *, follow: bool = False, tail: int = 200) -> list[str]:
+    """`kubectl logs` of every container of `target` (`deployment/x`, `job/y`), each line prefixed."""
+    argv = ["kubectl", "--context", context, "-n", namespace, "logs", f"--tail={tail}", "--all-containers", "--prefix"]
+    return [*argv, "--follow", target] if follow else [*argv, target]
+
+
+def port_forward_command(context: str, namespace: str, target: str, local_port: int, remote_port: int) -> str:
+    return f"kubectl --context {context} -n {namespace} port-forward {target} {local_port}:{remote_port}"
+
+
+def secret_value_command(context: str, namespace: str, secret: str, key: str) -> str:
+    """How a user prints one Secret value themselves (the lab never prints it)."""
+    return (f"kubectl --context {context} -n {namespace} get secret {secret} "
+            f"-o jsonpath='{{.data.{key}}}' | base64 -d; echo")

@@ -2,11 +2,11 @@
 (engine), how they are shown (console) and reported (report), where they are found (registry).
 Scenario modules import from here: `from lab.scenario import Scenario, Step, Fails, ...`."""
 
-from lab.scenario.context import ContextFactory, ScenarioContext
+from lab.scenario.context import ScenarioContext
 from lab.scenario.engine import Engine, RunOptions, RunResult, ScenarioResult, StepRecord, run
 from lab.scenario.expectations import AllOf, Fails, FailsWith, Hangs, Healthy, Satisfies, Succeeds
 from lab.scenario.model import (
-    Action, ActionResult, Check, DataSnapshot, Evidence, Expectation, Health, Outcome, Scenario, Step,
+    Action, ActionResult, Check, ContextFactory, DataSnapshot, Evidence, Expectation, Health, Outcome, Scenario, Step,
     Verdict, action,
 )
 

@@ -1,4 +1,4 @@
-"""What `lab scenario ...` does, so that `lab/cli.py` only parses flags and builds the context factory:
+"""What `lab scenario ...` does, so that `lab/cli/scenario.py` only parses flags and builds the context factory:
 
     lab scenario list                 -> list_scenarios()
     lab scenario rotate-password ...  -> run_scenarios(["rotate-password"], ...)
@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.text import Text
 
 from lab.scenario.console import ConsoleObserver, print_list
-from lab.scenario.context import ContextFactory
 from lab.scenario.engine import Engine, PauseNeedsTerminal, RunOptions
+from lab.scenario.model import ContextFactory
 from lab.scenario.registry import DEFAULT_PACKAGE, ScenarioError, discover
 from lab.scenario.report import write_reports
 

@@ -1,19 +1,18 @@
 """The small protocol through which the engine (and the scenarios' actions) reach the rest of `lab/`.
 
 The engine never imports helm, kube, database or cluster modules: it is handed one context per
-scenario by a factory `(Scenario) -> ScenarioContext`. The lab's real context wires these members to
-`lab.config`, `lab.helm`, `lab.kube`, `lab.database` and `lab.cluster`; unit tests use
+scenario by a factory `(Scenario) -> ScenarioContext` (`lab.scenario.model.ContextFactory`). The
+lab's real context wires these members to `lab.config`, `lab.helm`, `lab.kube`, `lab.database` and `lab.cluster`; unit tests use
 `lab.scenario.fake.FakeContext`. Actions may use anything else the real context carries
 (its helm/kube/database clients): the engine only relies on what is declared here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from lab.scenario.model import DataSnapshot, Evidence, Health, Scenario
+from lab.scenario.evidence import DataSnapshot, Evidence, Health
 
 
 @runtime_checkable
@@ -53,5 +52,3 @@ class ScenarioContext(Protocol):
     def mask(self, text: str) -> str:
         """Hide every secret the context knows of; the engine passes all text it shows through this."""
 
-
-ContextFactory = Callable[["Scenario"], ScenarioContext]

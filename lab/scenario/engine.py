@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from lab.scenario.context import ContextFactory, ScenarioContext
+from lab.scenario.context import ScenarioContext
 from lab.scenario.model import (
-    ERROR, NOTE, OUTPUT, Action, ActionResult, Check, DataSnapshot, Evidence, Health, Judgement, Outcome,
+    ERROR, NOTE, ContextFactory, OUTPUT, Action, ActionResult, Check, DataSnapshot, Evidence, Health, Judgement, Outcome,
     Scenario, Step, Verdict,
 )
 from lab.scenario.expectations import Succeeds

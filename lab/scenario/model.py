@@ -17,40 +17,26 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from lab.scenario.context import ScenarioContext
-
-# Kinds of evidence the engine knows how to show; free text is allowed, these are the usual ones.
-LOG = "log"          # a container's log lines
-OUTPUT = "output"    # a command's stdout/stderr (helm, kubectl, psql)
-EVENT = "event"      # a Kubernetes event; fields: type, reason, object, message
-SQL = "sql"          # a query and its result
-STATUS = "status"    # pod / job / release status
-ERROR = "error"      # an exception raised by an action
-NOTE = "note"        # anything else worth showing
+from lab.scenario.context import ScenarioContext
+# Re-exported: scenario modules read the evidence kinds and the observed data from here.
+from lab.scenario.evidence import ERROR as ERROR
+from lab.scenario.evidence import EVENT as EVENT
+from lab.scenario.evidence import LOG as LOG
+from lab.scenario.evidence import NOTE as NOTE
+from lab.scenario.evidence import OUTPUT as OUTPUT
+from lab.scenario.evidence import SQL as SQL
+from lab.scenario.evidence import STATUS as STATUS
+from lab.scenario.evidence import DataSnapshot as DataSnapshot
+from lab.scenario.evidence import Evidence as Evidence
+from lab.scenario.evidence import Health as Health
 
 _SCENARIO_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 # namespace `rhdemo-<id>` must be a DNS-1123 label (63 characters at most)
 _MAX_ID_LENGTH = 63 - len("rhdemo-")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Something observed: a log line, a Kubernetes event, an SQL result, a command's output."""
-
-    kind: str
-    source: str  # where it was seen: "pod/rhdemo-app-7d9f/app", "Pod/rhdemo-app-7d9f", "psql rhdemo"
-    text: str
-    fields: Mapping[str, str] = field(default_factory=dict)  # structured parts, e.g. an event's reason
-
-    @classmethod
-    def event(cls, *, object: str, reason: str, message: str, type: str = "Warning") -> Evidence:
-        return cls(EVENT, object, f"{type} {reason}: {message}",
-                   {"type": type, "reason": reason, "object": object, "message": message})
 
 
 @dataclass(frozen=True)
@@ -151,23 +137,6 @@ class Expectation(Protocol):
 
 
 @dataclass(frozen=True)
-class Health:
-    """A component's health as the context sees it (readiness, actuator, helm test...)."""
-
-    ok: bool
-    detail: str
-    evidence: Sequence[Evidence] = ()
-
-
-@dataclass(frozen=True)
-class DataSnapshot:
-    """The `employes` table at one moment: its row count and a checksum of its rows' content."""
-
-    rows: int
-    checksum: str
-
-
-@dataclass(frozen=True)
 class Step:
     title: str
     why: str
@@ -220,3 +189,7 @@ class Scenario:
     @property
     def namespace(self) -> str:
         return f"rhdemo-{self.id}"
+
+
+ContextFactory = Callable[[Scenario], ScenarioContext]
+"""How the engine gets one context per scenario (the lab's `LiveContextFactory`, the tests' fake)."""

@@ -26,7 +26,7 @@ from lab.config import LabConfig, load_config
 from lab.database import TableStats
 from lab.kube import Kube
 from lab.runner import Runner
-from lab.stack import Stack
+from lab.stack import Stack, State
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(3600)]
 
@@ -114,6 +114,7 @@ def test_up_from_nothing_reaches_a_healthy_stack(env: dict[str, str], config: La
     result = lab(env, "up")
     assert result.returncode == 0
     assert "rhdemo stack ready" in result.stdout
+    assert "cluster: created" in result.stdout and "release: created (revision 1)" in result.stdout
     assert "get secret rhdemo-db-secret" in result.stdout  # how to get the password, not the password
     health = httpx.get(f"http://127.0.0.1:{config.actuator_host_port}/actuator/health", timeout=10)
     assert health.status_code == 200 and health.json()["status"] == "UP"
@@ -126,8 +127,10 @@ def test_second_up_changes_nothing(config: LabConfig) -> None:
     the_stack, runner = stack(config)
     before = the_stack.helm.history(config.release)
     result = the_stack.up()
-    assert (result.cluster_action, result.images_built, result.images_loaded, result.release_action) == \
-        ("none", [], [], "none")
+    assert [(status.step, status.state) for status in result.steps] == [
+        ("cluster", State.UNCHANGED), ("images", State.UNCHANGED), ("release", State.UNCHANGED),
+        ("components", State.READY)]
+    assert (result.step("images").figures["built"], result.step("images").figures["loaded"]) == (0, 0)
     assert the_stack.helm.history(config.release) == before  # no new revision
     commands = [r.command for r in runner.history]
     assert not any(c.startswith(("kind load", "kind create")) or " upgrade " in c for c in commands), commands
@@ -148,8 +151,11 @@ def test_rows_survive_up_pod_deletion_and_a_killed_up(env: dict[str, str], confi
     written = stats(config)
     assert written.rows == 5
 
-    # a third `lab up`
-    assert lab(env, "up").returncode == 0
+    # a third `lab up`, through the CLI: said unchanged, each component once
+    third = lab(env, "up")
+    assert third.returncode == 0
+    assert "cluster: unchanged" in third.stdout and "release: unchanged" in third.stdout
+    assert third.stdout.count("deployment/rhdemo-app: ready") == 1
     assert stats(config) == written
 
     # every pod deleted, then up

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.cluster import Cluster, images_to_load
+from lab.cluster import KindCluster, images_to_load
 from lab.config import LabConfig
 from lab.runner import Runner
 
@@ -53,7 +53,7 @@ else:
 
 
 def test_config_digests_through_ctr_only_for_the_wanted_images(fake_docker: Path) -> None:
-    cluster = Cluster(LabConfig(), Runner(), docker_client=None)
+    cluster = KindCluster(LabConfig(), Runner(), docker_client=None)
     wanted = {"localhost/rhdemo-lab/postgres:17-trixie", "localhost/rhdemo-lab/keycloak:26.5.6"}
     assert cluster.node_images(wanted) == {"localhost/rhdemo-lab/postgres:17-trixie": "sha256:config-postgres",
                                            "localhost/rhdemo-lab/keycloak:26.5.6": "sha256:config-keycloak"}

@@ -1,0 +1,29 @@
+"""`lab doctor`: the machine checked for `lab up` with the same settings, each problem with its fix."""
+
+from __future__ import annotations
+
+import typer
+
+from lab import doctor as doctor_mod
+from lab.cli.application import CLUSTER, IMAGES, RELEASE, Application, command_class
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Check the machine: Docker, kind, helm, kubectl, memory, disk, ports, context — each problem with its fix."""
+    lab = Application.of(ctx)
+    checks = doctor_mod.run_checks(lab.config, lab.runner)
+    for check in checks:
+        colour = {"ok": "green", "FAIL": "red", "warn": "yellow"}[check.status]
+        lab.console.print(f"[{colour}]{check.status:>4}[/] {check.name:<16} {check.detail}", soft_wrap=True)
+        if not check.ok and check.fix:
+            lab.console.print(f"     [cyan]fix:[/] {check.fix}", soft_wrap=True)
+    if doctor_mod.can_go_up(checks):
+        lab.console.print("[bold green]ready:[/] `lab up` can run")
+        return
+    failed = [c.name for c in checks if not c.ok and c.blocking]
+    lab.console.print(f"[bold red]not ready:[/] fix {', '.join(failed)} first")
+    raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(cls=command_class(CLUSTER, IMAGES, RELEASE))(doctor)

@@ -1,0 +1,54 @@
+"""The CLI as a user types it, without a cluster: shared options where they make sense, bad input
+refused with one clear line before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lab.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def empty_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer lab.toml
+    for name in ("RHDEMO_LAB_CONFIG", "RHDEMO_LAB_SET_VALUES", "RHDEMO_LAB_VALUES_FILES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_every_command_group_is_registered() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("doctor", "up", "down", "status", "values", "logs", "psql", "scenario"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["up", "--set", "rhdemo.replicaCount"], "--set 'rhdemo.replicaCount' is not KEY=VALUE"),
+    (["up", "--image-set", "nexus"], "unknown image set 'nexus'"),
+    (["values", "--image-set", "mirror:"], "image set 'mirror:' has no registry prefix"),
+    (["status", "-o", "yaml"], "unknown output 'yaml'"),
+    (["doctor", "--config", "missing.toml"], "config file missing.toml does not exist"),
+])
+def test_bad_input_is_one_error_line_and_exit_1(argv: list[str], message: str) -> None:
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 1, result.output
+    assert f"error: {message}" in result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)  # an exit, not an exception the CLI let through
+
+
+def test_a_shared_option_a_command_does_not_use_is_refused() -> None:
+    result = runner.invoke(app, ["logs", "app", "--set", "a=b"])
+    assert result.exit_code == 2 and "No such option" in result.output
+
+
+def test_shared_options_are_documented_once_on_each_command_that_takes_them() -> None:
+    up = runner.invoke(app, ["up", "--help"]).output
+    logs = runner.invoke(app, ["logs", "--help"]).output
+    assert "--image-set" in up and "--set" in up and "--recreate" in up and "--context" in up
+    assert "--context" in logs and "--image-set" not in logs
