@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +105,7 @@ def load_values_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise LabError(f"cannot read values file {path}: {exc.strerror}", "check the --values path") from None
     except yaml.YAMLError as exc:
-        raise LabError(f"values file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise LabError(f"values file {path} is not valid YAML: {yaml_error_text(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -113,14 +113,47 @@ def load_values_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def mask_values(values: Any) -> Any:
-    """Copy of a values tree with secret-looking leaves masked (for `lab values` and logs)."""
+def yaml_error_text(error: yaml.YAMLError) -> str:
+    """PyYAML's problem and where it is (1-based line and column), on one line."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
+
+
+def secret_values(values: Any) -> set[str]:
+    """Every value a values tree hands to a Secret or a secret setting: leaves under a secret key
+    (`database.password`) and env-style entries naming one (`{name: SPRING_DATASOURCE_PASSWORD, value: …}`).
+    What the lab registers with the runner and masks by value wherever it appears."""
+    found: set[str] = set()
     if isinstance(values, Mapping):
-        return {key: (MASK if is_secret_key(str(key)) and not isinstance(value, (Mapping, list)) and value
-                      else mask_values(value)) for key, value in values.items()}
-    if isinstance(values, list):
-        return [mask_values(item) for item in values]
-    return values
+        if isinstance(values.get("name"), str) and is_secret_key(values["name"]) and values.get("value"):
+            found.add(str(values["value"]))
+        for key, value in values.items():
+            if isinstance(value, (Mapping, list)):
+                found |= secret_values(value)
+            elif is_secret_key(str(key)) and value not in (None, ""):
+                found.add(str(value))
+    elif isinstance(values, list):
+        for item in values:
+            found |= secret_values(item)
+    return found
+
+
+def mask_values(values: Any, secrets: Collection[str] = ()) -> Any:
+    """Copy of a values tree for `lab values` and logs: every secret value found in it (and any in
+    `secrets`) replaced wherever it appears — under its own key, or inside an init script."""
+    known = secret_values(values) | set(secrets)
+
+    def mask(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            return {key: mask(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [mask(item) for item in node]
+        if isinstance(node, str):
+            return MASK if node in known else mask_text(node, known)
+        return MASK if str(node) in known else node
+
+    return mask(values)
 
 
 def chart_digest(chart: Path) -> str:
@@ -299,6 +332,19 @@ class Helm:
         argv = self._upgrade_argv(release, chart, values_files, timeout=timeout, wait=wait, atomic=atomic,
                                   labels=None, extra=extra, create_namespace=False)
         return self._attempt(argv, timeout + DEFAULTS.helm_grace)
+
+    def refusal(self, release: str, chart: Path, values_files: Sequence[Path]) -> str | None:
+        """What the chart says of these values without a cluster (`helm template`: its schema, its
+        validateValues, its templates), or None when it renders. Lets bad input fail before anything changes."""
+        argv = ["helm", "template", release, str(chart), "--namespace", self.namespace]
+        for path in values_files:
+            argv += ["--values", str(path)]
+        result = self.runner.run(argv, timeout=DEFAULTS.query, check=False)
+        if result.returncode == 0:
+            return None
+        lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+        first_error = next((i for i, line in enumerate(lines) if line.startswith("Error")), 0)
+        return "\n".join(lines[first_error:first_error + 12])
 
     def history(self, release: str) -> list[dict[str, Any]]:
         result = self.runner.run(["helm", "history", release, *self._base(), "-o", "json"],

@@ -64,16 +64,33 @@ class CommandResult:
     seconds: float
 
 
-def _mask_assignment(text: str, secrets_only_by_key: bool = True) -> str:
-    """`a.b.password=x,c=y` -> `a.b.password=*****,c=y` (helm --set takes comma lists)."""
-    parts = []
+def _mask_assignment(text: str) -> str:
+    """`a.b.password=x,y,c=z` -> `a.b.password=*****,c=z`: helm's --set takes comma lists, so a comma
+    inside a secret continues the secret until the next `key=`."""
+    parts: list[str] = []
+    in_secret = False
     for part in text.split(","):
         key, sep, _ = part.partition("=")
-        if sep and is_secret_key(key):
-            parts.append(f"{key}={MASK}")
-        else:
+        if sep:
+            in_secret = is_secret_key(key)
+            parts.append(f"{key}={MASK}" if in_secret else part)
+        elif not in_secret:
             parts.append(part)
     return ",".join(parts)
+
+
+_JSON_SECRET_KEY = re.compile(r'"([^"\\]*)"\s*:')
+
+
+def _mask_json_assignment(text: str) -> str:
+    """`--set-json key=<json>`: the whole value masked when the key, or any key inside the JSON, names a secret."""
+    key, sep, value = text.partition("=")
+    secret = is_secret_key(key) or any(is_secret_key(name) for name in _JSON_SECRET_KEY.findall(value))
+    return f"{key}={MASK}" if sep and secret else text
+
+
+def _mask_flag_value(flag: str, value: str) -> str:
+    return _mask_json_assignment(value) if flag == "--set-json" else _mask_assignment(value)
 
 
 def mask_argv(argv: Sequence[str], secrets: Iterable[str] = ()) -> list[str]:
@@ -82,13 +99,13 @@ def mask_argv(argv: Sequence[str], secrets: Iterable[str] = ()) -> list[str]:
     for arg in argv:
         out = arg
         if previous in _SET_FLAGS:
-            out = _mask_assignment(arg)
+            out = _mask_flag_value(previous, arg)
         elif previous in _SECRET_VALUE_FLAGS:
             out = MASK
         else:
             flag, sep, rest = arg.partition("=")
             if sep and flag in _SET_FLAGS:
-                out = f"{flag}={_mask_assignment(rest)}"
+                out = f"{flag}={_mask_flag_value(flag, rest)}"
             elif sep and flag in _SECRET_VALUE_FLAGS:
                 out = f"{flag}={MASK}"
             elif sep and not arg.startswith("-") and is_secret_key(flag):
@@ -179,7 +196,8 @@ class Runner:
         self.history.append(result)
         log.info("  -> exit %d in %.1fs", completed.returncode, seconds)
         if check and completed.returncode != 0:
-            raise CommandError(command, completed.returncode, tail(result.stderr or completed.stdout), hint)
+            raise CommandError(command, completed.returncode,
+                               tail(result.stderr or mask_text(completed.stdout, self.secrets)), hint)
         return result
 
     def run_interactive(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:

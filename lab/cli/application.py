@@ -24,6 +24,7 @@ from lab.config import LabConfig, load_config
 from lab.errors import LabError
 from lab.runner import Runner
 from lab.stack import StackNotReady
+from lab.stack.desired import user_secrets
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -120,9 +121,8 @@ class Application:
         if self._runner is None:
             config = self.config
             self._runner = Runner(tool_dirs=config.tool_dirs, default_timeout=config.timeouts.command)
-            for key, value in config.set_values:  # a password given with --set must never be printed
-                if any(word in key.lower() for word in ("password", "secret", "token")):
-                    self._runner.register_secret(value)
+            for secret in user_secrets(config):  # a password given with --set or --values is never printed
+                self._runner.register_secret(secret)
         return self._runner
 
     def fail(self, message: str, hint: str | None = None) -> typer.Exit:

@@ -23,11 +23,14 @@ def status(ctx: typer.Context,
     lab = Application.of(ctx)
     if output not in ("text", "json"):
         raise LabError(f"unknown output {output!r}", "use text or json")
-    report = Stack(lab.config, lab.runner).status()
+    stack = Stack(lab.config, lab.runner)
+    report = stack.status()
     if output == "json":
         lab.console.print_json(json.dumps(report_dict(report), default=str))
     else:
         render_status(lab.console, lab.config, report)
+    if not report.reachable:
+        raise stack.unreachable()
 
 
 def report_dict(report: StatusReport) -> dict[str, Any]:
@@ -48,7 +51,6 @@ def render_status(console: Console, config: LabConfig, report: StatusReport) -> 
     for problem in report.problems:
         console.print(f"[red]{problem}[/]")
     if not report.reachable:
-        console.print("next: `lab up`")
         return
     if report.release is None:
         console.print(f"[bold]release[/] {config.release}: not installed — next: `lab up`")

@@ -11,7 +11,7 @@ from typing import Any
 from lab import images as images_mod
 from lab.config import LabConfig
 from lab.errors import LabError
-from lab.helm import chart_digest, deep_merge, fingerprint, load_values_file, set_pairs_to_values
+from lab.helm import chart_digest, deep_merge, fingerprint, load_values_file, secret_values, set_pairs_to_values
 from lab.kube import secret_value_command
 
 
@@ -62,3 +62,13 @@ def password_command(config: LabConfig, user_values: Mapping[str, Any], chart_va
     secret = (effective.get("rhdemo", {}).get("database", {}).get("passwordSecret", {}) or {})
     return secret_value_command(config.context, config.namespace, secret.get("name", "rhdemo-db-secret"),
                                 secret.get("key", "password"))
+
+
+def user_secrets(config: LabConfig) -> set[str]:
+    """Every secret the user hands the lab (values files, --set): registered with the runner before
+    any command runs, so that it is masked by value in every log line, error and report."""
+    found = secret_values(set_pairs_to_values(config.set_values))
+    for path in config.values_files:
+        if path.is_file():
+            found |= secret_values(load_values_file(path))
+    return found

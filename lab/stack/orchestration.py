@@ -21,7 +21,7 @@ from lab.cluster import ClusterProvider, ClusterState, cluster_for
 from lab.config import LabConfig
 from lab.database import DatabasePod, TableStats
 from lab.errors import LabError
-from lab.helm import DeployedRelease, Helm, deep_merge, mask_values
+from lab.helm import DeployedRelease, Helm, deep_merge, mask_values, values_file
 from lab.kube import HookJob, Kube, PodState, Workload, WorkloadState, logs_argv, workloads_in_manifest
 from lab.runner import CommandError, Runner
 from lab.stack.desired import chart_default_values, deployed_app_image, desired_release, password_command
@@ -115,8 +115,8 @@ class Stack:
     def up(self, recreate: bool = False) -> UpResult:
         started = time.monotonic()
         config = self.config
-        # Bad input (a missing values file...) fails here, before the cluster is touched.
-        desired_release(config, deployed_app_image(config))
+        # Bad input (a missing values file, a value the chart refuses...) fails here, before anything changes.
+        self.check_desired()
         ctx = self._context()
         with exclusive(config, "up"):
             statuses = run_steps(ctx, up_steps(images_mod.app_images(config), recreate))
@@ -128,6 +128,16 @@ class Stack:
             password_command=password_command(config, ctx.desired.user_values, chart_default_values(config)),
             next_commands=["lab status", "lab psql rhdemo", "lab logs app",
                            *([f"curl -s {urls['health']}"] if "health" in urls else [])])
+
+    def check_desired(self) -> None:
+        """The desired release, rendered by helm without a cluster: a value of the wrong type or one the
+        chart's validateValues refuses is an error here, before a cluster is created or an image built."""
+        desired = desired_release(self.config, deployed_app_image(self.config))
+        with values_file(desired.generated) as generated:
+            refusal = self.helm.refusal(self.config.release, self.config.chart_path, [*desired.values_files, generated])
+        if refusal:
+            raise LabError(f"the chart refuses these values:\n{refusal}",
+                           "fix the value named above (`lab values` shows the effective values)")
 
     def ensure_cluster(self, recreate: bool = False) -> StepStatus:
         """The first step of `up` alone (scenarios prepare the cluster like this)."""
@@ -144,8 +154,6 @@ class Stack:
         report.cluster = self.cluster.describe()
         report.reachable = report.cluster.api_healthy if report.cluster is not None else self.cluster.api_healthy()
         if not report.reachable:
-            if report.cluster is None:
-                report.problems.append(f"context {config.context} does not answer")
             return report
         helm = self.helm
         report.release = helm.current(config.release)
@@ -173,6 +181,14 @@ class Stack:
                 except LabError as exc:
                     report.db_roles[workload.name] = exc.message
         return report
+
+    def unreachable(self) -> LabError:
+        """Why the cluster cannot be read, with the fix: an unknown context, or a cluster that does not answer."""
+        check = self.cluster.check_context()  # an existing cluster: unknown context, or its API does not answer
+        if not check.ok:
+            return LabError(check.detail, check.fix)
+        return LabError(f"the cluster of context {self.config.context} does not answer",
+                        "`lab up` creates or repairs the lab's kind cluster")
 
     def _ready_pod(self, workload: Workload) -> str | None:
         state = self.kube.workload_state(workload)
@@ -237,7 +253,9 @@ class Stack:
 
     def effective_values(self) -> tuple[str, dict[str, Any]]:
         """(where from, values masked): the deployed release's, else what `up` would deploy."""
-        if self.cluster.exists() and self.cluster.api_healthy(10):
+        if self.cluster.exists():
+            if not self.cluster.api_healthy(10):
+                raise self.unreachable()
             current = self.helm.current(self.config.release)
             if current is not None:
                 return (f"deployed revision {current.revision} ({current.status})",
