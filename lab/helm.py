@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 import json
 import os
 import re
-import tempfile
+import secrets
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -169,9 +170,29 @@ def chart_digest(chart: Path) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(chart_sha: str, user_values: Mapping[str, Any]) -> str:
+def fingerprint(chart_sha: str, user_values: Mapping[str, Any], key: bytes) -> str:
+    """The release label that says "nothing changed". Keyed (HMAC): the values include passwords, and
+    the label is readable by more people than the Secrets, so an unkeyed digest would let them test guesses."""
     canonical = json.dumps(user_values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{chart_sha}\0{canonical}".encode()).hexdigest()[:40]
+    return hmac.new(key, f"{chart_sha}\0{canonical}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def fingerprint_key(state_dir: Path) -> bytes:
+    """This machine's fingerprint key (0600 in the state dir, made once). A new key means one more
+    revision on the next `lab up`, nothing worse."""
+    path = state_dir / "fingerprint.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another lab command made it meanwhile
+            return path.read_bytes()
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key)
+        return key
 
 
 # --- releases -----------------------------------------------------------------------------------
@@ -398,13 +419,12 @@ class Helm:
 
 @contextmanager
 def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
-    """A private (0600) temporary values file: how the lab hands values (and any secret) to helm."""
-    # Not a `with`: the file must outlive its handle (helm reads it by path), and go in `finally`.
-    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lab-values-", delete=False)  # noqa: SIM115
+    """How the lab hands values (and any secret) to helm: an anonymous in-memory file read as
+    `/dev/fd/N`, which the runner lets the child inherit. Nothing reaches the disk, so a lab killed
+    with SIGKILL leaves no password behind."""
+    descriptor = os.memfd_create("lab-values", os.MFD_CLOEXEC)
     try:
-        os.chmod(handle.name, 0o600)
-        yaml.safe_dump(dict(values), handle, sort_keys=True)
-        handle.close()
-        yield Path(handle.name)
+        os.write(descriptor, yaml.safe_dump(dict(values), sort_keys=True).encode())
+        yield Path(f"/dev/fd/{descriptor}")
     finally:
-        os.unlink(handle.name)
+        os.close(descriptor)

@@ -184,7 +184,7 @@ class Runner:
         try:
             completed = subprocess.run(full, input=input, capture_output=True, text=True, cwd=cwd,
                                        env=self._child_env(env), timeout=timeout or self.default_timeout,
-                                       preexec_fn=_die_with_parent, check=False)
+                                       preexec_fn=_die_with_parent, check=False, pass_fds=inherited_fds(argv))
         except subprocess.TimeoutExpired as exc:
             seconds = time.monotonic() - started
             stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
@@ -221,6 +221,14 @@ class Runner:
         log.info("$ %s &", self.masked(argv))
         return subprocess.Popen(self.resolve(argv), env=self._child_env(env), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+
+
+def inherited_fds(argv: Sequence[str]) -> tuple[int, ...]:
+    """`/dev/fd/N` arguments name in-memory files (values with secrets) the child must inherit to read."""
+    return tuple(int(match.group(1)) for arg in argv if (match := _DEV_FD.fullmatch(arg)))
+
+
+_DEV_FD = re.compile(r"/dev/fd/(\d+)")
 
 
 def tail(text: str, lines: int = 15) -> str:

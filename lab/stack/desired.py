@@ -11,7 +11,7 @@ from typing import Any
 from lab import images as images_mod
 from lab.config import LabConfig
 from lab.errors import LabError
-from lab.helm import chart_digest, deep_merge, fingerprint, load_values_file, secret_values, set_pairs_to_values
+from lab.helm import chart_digest, deep_merge, fingerprint, fingerprint_key, load_values_file, secret_values, set_pairs_to_values
 from lab.kube import secret_value_command
 
 
@@ -43,7 +43,8 @@ def desired_release(config: LabConfig, app_image: images_mod.AppImage) -> Desire
     for path in files:
         user_values = deep_merge(user_values, load_values_file(path))
     user_values = deep_merge(user_values, generated)
-    return DesiredRelease(tuple(files), generated, user_values, fingerprint(chart_digest(config.chart_path), user_values))
+    return DesiredRelease(tuple(files), generated, user_values, fingerprint(chart_digest(config.chart_path), user_values,
+                                                                               fingerprint_key(config.state_dir)))
 
 
 def deployed_app_image(config: LabConfig) -> images_mod.AppImage:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from lab.errors import LabError
-from lab.helm import (DeployedRelease, Helm, HelmFlags, HelmRun, chart_digest, deep_merge, fingerprint, mask_values,
-                      parse_version, plan_release, set_pairs_to_values, values_file)
+from lab.helm import (DeployedRelease, Helm, HelmFlags, HelmRun, chart_digest, deep_merge, fingerprint, fingerprint_key,
+                      mask_values, parse_version, plan_release, set_pairs_to_values, values_file)
 from lab.runner import Runner
 
 
@@ -99,21 +101,42 @@ def test_mask_values_hides_secret_leaves_only() -> None:
                       "empty": {"password": ""}}
 
 
-def test_values_file_is_private_and_removed() -> None:
+def test_values_file_lives_in_memory_only() -> None:
+    """Nothing on disk for a SIGKILLed lab to leave behind: an anonymous memory file, read by path."""
     with values_file({"a": {"password": "x"}}) as path:
-        assert path.stat().st_mode & 0o077 == 0
+        assert str(path).startswith("/dev/fd/")
         assert "password: x" in path.read_text()
+        assert os.readlink(path).startswith("/memfd:lab-values")
     assert not path.exists()
 
 
 def test_fingerprint_follows_chart_content_and_values(tmp_path: Path) -> None:
     (tmp_path / "Chart.yaml").write_text("name: c\n")
-    first = fingerprint(chart_digest(tmp_path), {"a": 1})
-    assert first == fingerprint(chart_digest(tmp_path), {"a": 1})
-    assert first != fingerprint(chart_digest(tmp_path), {"a": 2})
+    key = b"k" * 32
+    first = fingerprint(chart_digest(tmp_path), {"a": 1}, key)
+    assert first == fingerprint(chart_digest(tmp_path), {"a": 1}, key)
+    assert first != fingerprint(chart_digest(tmp_path), {"a": 2}, key)
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "x.yaml").write_text("kind: ConfigMap\n")
-    assert first != fingerprint(chart_digest(tmp_path), {"a": 1})
+    assert first != fingerprint(chart_digest(tmp_path), {"a": 1}, key)
+
+
+def test_fingerprint_is_keyed_so_a_label_reveals_no_password(tmp_path: Path) -> None:
+    """Whoever reads the label (or helm's argv) cannot test password guesses without the key."""
+    (tmp_path / "Chart.yaml").write_text("name: c\n")
+    chart = chart_digest(tmp_path)
+    values = {"db": {"password": "Summer2024!"}}
+    unkeyed = hashlib.sha256(f"{chart}\0{json.dumps(values, sort_keys=True, separators=(',', ':'))}".encode())
+    keyed = fingerprint(chart, values, b"k" * 32)
+    assert keyed != unkeyed.hexdigest()[:40]
+    assert keyed != fingerprint(chart, values, b"j" * 32)
+
+
+def test_the_fingerprint_key_is_private_and_kept(tmp_path: Path) -> None:
+    key = fingerprint_key(tmp_path / "state")
+    assert len(key) == 32
+    assert (tmp_path / "state" / "fingerprint.key").stat().st_mode & 0o077 == 0
+    assert fingerprint_key(tmp_path / "state") == key
 
 
 @pytest.mark.parametrize("current, action, clears", [
