@@ -30,9 +30,9 @@ from lab.app import AppClient
 from lab.config import LabConfig
 from lab.database import DatabasePod
 from lab.errors import LabError
-from lab.helm import Helm, HelmRun, deep_merge, values_file
+from lab.helm import Helm, HelmRun, deep_merge, secret_values, values_file
 from lab.kube import Crash, JobState, Kube, Kubectl, LogFollower, PodState, Workload, WorkloadState
-from lab.runner import CommandError, Runner, is_secret_key, mask_text
+from lab.runner import CommandError, Runner, mask_text
 from lab.scenario.model import LOG, OUTPUT, STATUS, DataSnapshot, Evidence, Health, Scenario
 from lab.scenario.ops import ClusterOps
 from lab.stack import Stack, diagnose
@@ -52,21 +52,6 @@ def main_container(component: str) -> str:
     return {"postgresql-rhdemo": "postgresql", "postgresql-keycloak": "postgresql"}.get(component, component)
 
 
-def secret_leaves(values: Any) -> list[str]:
-    """Every non-empty string under a secret-looking key (`lab.runner.is_secret_key`)."""
-    found: list[str] = []
-    if isinstance(values, Mapping):
-        for key, value in values.items():
-            if isinstance(value, str) and value and is_secret_key(str(key)):
-                found.append(value)
-            else:
-                found.extend(secret_leaves(value))
-    elif isinstance(values, list):
-        for item in values:
-            found.extend(secret_leaves(item))
-    return found
-
-
 class ScenarioRelease:
     """The scenario's release through `lab.helm.Helm`; failures are `HelmRun` results."""
 
@@ -76,7 +61,7 @@ class ScenarioRelease:
 
     def upgrade(self, values: Mapping[str, Any], *, timeout: float, app_release: str = "1.0", wait: bool = True,
                 atomic: bool = False) -> HelmRun:
-        for secret in secret_leaves(values):
+        for secret in secret_values(values):
             self.context.runner.register_secret(secret)
         set_files, _ = images_mod.image_set_values(self.context.config)
         with values_file(self.context.helm_values(values, app_release)) as path:

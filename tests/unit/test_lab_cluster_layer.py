@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from lab.database import DatabasePod
+from lab.helm import secret_values
 from lab.kube import Kubectl, to_event, to_pod_state
 from lab.runner import CommandResult, Runner, is_secret_key
-from lab.scenario.live import secret_leaves
 from lab.timeouts import Budget
 
 
@@ -28,7 +28,7 @@ def test_one_rule_says_which_keys_are_secrets(key: str, secret: bool) -> None:
 def test_scenario_values_register_every_secret_leaf_by_the_same_rule() -> None:
     values = {"postgresql-rhdemo": {"database": {"password": "A1", "user": "rhdemo"}},
               "passwordSync": {"mode": "robust"}, "keycloak": {"admin": {"apiToken": "T2"}}, "list": [{"secret": "S3"}]}
-    assert secret_leaves(values) == ["A1", "T2", "S3"]
+    assert secret_values(values) == {"A1", "T2", "S3"}
 
 
 def test_a_budget_keeps_its_reserve_and_never_goes_below_its_floor() -> None:
