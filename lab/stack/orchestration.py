@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -93,20 +94,14 @@ class Stack:
         self.runner = runner
         self.progress: Progress = progress or SilentProgress()
         self.cluster = cluster or cluster_for(config, runner)
-        self._kube: Kube | None = None
-        self._helm: Helm | None = None
 
-    @property
+    @cached_property
     def kube(self) -> Kube:
-        if self._kube is None:
-            self._kube = Kube(self.config.context, self.config.namespace)
-        return self._kube
+        return Kube(self.config.context, self.config.namespace)
 
-    @property
+    @cached_property
     def helm(self) -> Helm:
-        if self._helm is None:
-            self._helm = Helm(self.runner, self.config.context, self.config.namespace)
-        return self._helm
+        return Helm(self.runner, self.config.context, self.config.namespace)
 
     def _context(self) -> UpContext:
         return UpContext(self.config, self.runner, self.cluster, self.progress)

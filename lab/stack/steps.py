@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any, Protocol
 
 from lab import images as images_mod
@@ -36,8 +37,6 @@ class UpContext:
         self.cluster = cluster
         self.progress: Progress = progress or SilentProgress()
         self._docker = docker_client
-        self._kube: Kube | None = None
-        self._helm: Helm | None = None
         # Set by EnsureRelease, read by WaitReady and the summary.
         self.desired: DesiredRelease | None = None
         self.helm_started: float | None = None
@@ -50,17 +49,14 @@ class UpContext:
             self._docker = images_mod.docker_client()
         return self._docker
 
-    @property
+    @cached_property
     def kube(self) -> Kube:
-        if self._kube is None:
-            self._kube = Kube(self.config.context, self.config.namespace)
-        return self._kube
+        return Kube(self.config.context, self.config.namespace)
 
-    @property
+    @cached_property
     def helm(self) -> Helm:
-        if self._helm is None:  # one client: it asks `helm version` once
-            self._helm = Helm(self.runner, self.config.context, self.config.namespace)
-        return self._helm
+        """One client: it asks `helm version` once."""
+        return Helm(self.runner, self.config.context, self.config.namespace)
 
 
 class Step(Protocol):
