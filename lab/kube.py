@@ -477,10 +477,24 @@ class Kubectl:
     def create_namespace(self) -> None:
         self.run("create", "namespace", self.namespace, namespaced=False, timeout=DEFAULTS.query)
 
-    def delete_namespace(self) -> None:
+    def delete_namespace(self, *, wait: bool = True) -> None:
+        """Delete the namespace and all in it; `wait=False` only starts it (see `wait_namespace_gone`)."""
+        if not wait:
+            self.run("delete", "namespace", self.namespace, "--wait=false", namespaced=False, timeout=DEFAULTS.query)
+            return
         seconds = int(DEFAULTS.namespace_delete)
         self.run("delete", "namespace", self.namespace, "--wait=true", f"--timeout={seconds}s", namespaced=False,
                  timeout=seconds + 30)
+
+    def namespace_terminating(self) -> bool:
+        found = self.get_json("namespace", self.namespace)
+        return bool(found and found.get("metadata", {}).get("deletionTimestamp"))
+
+    def wait_namespace_gone(self, timeout: float) -> bool:
+        """Wait (bounded) for a namespace being deleted to disappear; True once it is gone."""
+        result = self.run("wait", "--for=delete", f"namespace/{self.namespace}", f"--timeout={int(timeout)}s",
+                          namespaced=False, check=False, timeout=timeout + 30)
+        return result.returncode == 0
 
     def apply(self, manifest: dict[str, Any]) -> CommandResult:
         """`kubectl apply -f -` with the manifest on stdin (a Secret's value never reaches argv)."""

@@ -31,8 +31,13 @@ def scenario(ctx: typer.Context, names: NamesArg = None,
     if names == ["list"] and not all_:
         raise typer.Exit(list_scenarios(lab.console))
     options = RunOptions(pause=pause, keep=keep, fail_fast=fail_fast, report_dir=report_dir)
-    raise typer.Exit(run_scenarios(list(names or []), LiveContextFactory(lab.config, lab.runner), options,
-                                   all_scenarios=all_, console=lab.console))
+    factory = LiveContextFactory(lab.config, lab.runner)
+    try:
+        code = run_scenarios(list(names or []), factory, options, all_scenarios=all_, console=lab.console)
+    finally:  # namespaces are deleted in the background while the next scenario runs: awaited once here
+        for namespace in factory.settle():
+            lab.err_console.print(f"warning: namespace {namespace} is still being deleted", markup=False)
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

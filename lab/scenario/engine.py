@@ -312,7 +312,7 @@ class Engine:
             return
         actions = list(reversed(cleanups)) + list(scenario.cleanup)
         actions.append(Action("tear down the release and namespace", lambda c: self._call(c.teardown),
-                              ("helm uninstall {release} -n {namespace}", "kubectl delete namespace {namespace}")))
+                              ("kubectl delete namespace {namespace} --wait=false",)))
         for number, cleanup in enumerate(actions, 1):
             record = self._run_bare(ctx, CLEANUP, number, cleanup, cleanup.name, "")
             result.records.append(record)

@@ -240,10 +240,18 @@ class LiveContext:
         self.kubectl.create_namespace()
 
     def teardown(self) -> None:
-        self._remove_leftovers()
+        """Start deleting the namespace (the release, its PVCs, everything in it) and return: the next
+        scenario does not wait for it; the run awaits every deletion once at the end (`settle`)."""
+        self.kubectl.delete_namespace(wait=False)
+        self._prepared.deleting.append(self.kubectl)
 
     def _remove_leftovers(self) -> None:
         if not self.kubectl.namespace_exists():
+            return
+        if self.kubectl.namespace_terminating():  # an earlier run's teardown still under way
+            if not self.kubectl.wait_namespace_gone(DEFAULTS.namespace_delete):
+                raise LabError(f"namespace {self.namespace} is still being deleted after "
+                               f"{DEFAULTS.namespace_delete:.0f}s", f"see `kubectl get namespace {self.namespace} -o yaml`")
             return
         if self.helm.helm.current(self.release) is not None:
             # helm uninstall may hang on a pending hook of an earlier run: the namespace deletion below
@@ -342,6 +350,7 @@ class _PreparedCluster:
         self.runner = runner
         self.done = False
         self._app_images: dict[str, images_mod.AppImage] | None = None
+        self.deleting: list[Kubectl] = []  # namespaces whose deletion was started, not yet awaited
 
     def app_images(self) -> dict[str, images_mod.AppImage]:
         """The app images of this run, by release, computed once (their tags are content hashes)."""
@@ -373,6 +382,17 @@ class LiveContextFactory:
         context = LiveContext(scenario.id, self.config, self.runner, self.prepared)
         self.made[scenario.id] = context
         return context
+
+    def settle(self, timeout: float = DEFAULTS.namespace_delete) -> list[str]:
+        """Await, once and within `timeout` in all, the namespace deletions the run started; the
+        namespaces still there (a warning for the user, not a verdict on the scenarios)."""
+        deadline = time.monotonic() + timeout
+        left: list[str] = []
+        while self.prepared.deleting:
+            kubectl = self.prepared.deleting.pop(0)
+            if not kubectl.wait_namespace_gone(max(1.0, deadline - time.monotonic())):
+                left.append(kubectl.namespace)
+        return left
 
 
 if TYPE_CHECKING:
