@@ -363,51 +363,23 @@ class KindCluster:
         return ContextCheck(True, f"{self.config.context} (the lab's kind cluster; created by `lab up` if missing)")
 
     # --- images in the node -------------------------------------------------------------------
-    def node_images(self, only: Collection[str] | None = None) -> dict[str, str]:
+    def node_images(self) -> dict[str, str]:
         """reference -> image ID (the config digest, what Docker calls the image ID) as containerd in the
-        node sees them. crictl when the node has it; else ctr, reading each image's manifest for its config."""
+        node sees them, read with crictl (in kind's node images and in the lab's registry-free one)."""
         result = self._node_exec(["crictl", "images", "-o", "json"])
-        images: dict[str, str] = {}
-        if result.returncode == 0:
-            for image in json.loads(result.stdout or "{}").get("images", []):
-                for tag in image.get("repoTags") or []:
-                    images[tag] = image["id"]
-            return images
-        listing = self._node_exec(["ctr", "-n", "k8s.io", "images", "ls"])
-        if listing.returncode != 0:
-            raise LabError(f"cannot list the images in node {self.config.node_container}: {listing.stderr.strip()}",
-                           "is the node healthy? `docker logs " + self.config.node_container + "`")
-        for line in listing.stdout.splitlines()[1:]:
-            fields = line.split()
-            wanted = only is None or fields[0] in only
-            if len(fields) >= 3 and not fields[0].startswith("sha256:") and wanted:
-                config_digest = self._config_digest(fields[2])
-                if config_digest:
-                    images[fields[0]] = config_digest
-        return images
+        if result.returncode != 0:
+            raise LabError(f"cannot list the images in node {self.config.node_container} with crictl: "
+                           f"{result.stderr.strip()[:200]}",
+                           "a node image without crictl is older than this lab: rebuild it "
+                           "(`bash .ci/lib/build-node-image.sh`) and run `lab up --recreate`")
+        return {tag: image["id"] for image in json.loads(result.stdout or "{}").get("images", [])
+                for tag in image.get("repoTags") or []}
 
     def _node_exec(self, argv: list[str]) -> Any:
         return self.runner.run(["docker", "exec", self.config.node_container, *argv], check=False, timeout=60)
 
-    def _config_digest(self, target: str) -> str | None:
-        """Manifest (or index -> linux/amd64 manifest) -> its config digest."""
-        for _ in range(2):
-            content = self._node_exec(["ctr", "-n", "k8s.io", "content", "get", target])
-            if content.returncode != 0:
-                return None
-            document = json.loads(content.stdout or "{}")
-            if "config" in document:
-                return str(document["config"]["digest"])
-            manifests = document.get("manifests") or []
-            chosen = next((m for m in manifests if (m.get("platform") or {}).get("architecture") in ("amd64", None)),
-                          manifests[0] if manifests else None)
-            if chosen is None:
-                return None
-            target = chosen["digest"]
-        return None
-
     def load_images(self, wanted: Mapping[str, str], on_step: OnStep = lambda s: None) -> list[str] | None:
-        missing = images_to_load(wanted, self.node_images({containerd_name(ref) for ref in wanted}))
+        missing = images_to_load(wanted, self.node_images())
         if missing:
             on_step(f"loading into the node: {', '.join(missing)}")
             self.load(missing)

@@ -3,14 +3,14 @@
 # $RHDEMO_LAB_CACHE/bin/<name>-<version> (cached), with a stable <name> link for kind.
 source "$(dirname "$0")/common.sh"
 
-# go_install NAME PACKAGE@VERSION: builds into the cache unless already there.
+# go_install NAME PACKAGE@VERSION [LDFLAGS]: builds into the cache unless already there.
 go_install() {
-  local name="$1" spec="$2" version="${2##*@}"
+  local name="$1" spec="$2" version="${2##*@}" ldflags="${3:-}"
   local target="$CACHE_BIN/$name-$version"
   if [[ -x "$target" ]]; then log "$name $version: cached"; return 0; fi
   local gobin; gobin="$(mktemp -d /tmp/rhdemo-lab-gobin.XXXX)"
   log "go install $spec"
-  CGO_ENABLED=0 GOBIN="$gobin" go install -trimpath -ldflags "-s -w" "$spec"
+  CGO_ENABLED=0 GOBIN="$gobin" go install -trimpath -ldflags "-s -w $ldflags" "$spec"
   mv "$gobin"/* "$target"
   rm -rf "$gobin"
 }
@@ -46,4 +46,7 @@ ln -sfn "kind-$KIND_VERSION" "$CACHE_BIN/kind"
 go_install coredns "github.com/coredns/coredns@$COREDNS_VERSION"
 go_install local-path-provisioner "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
 build_etcd
+# crictl's version string is stamped by its Makefile; the same ldflag here.
+go_install crictl "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION" \
+  "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION"
 "$CACHE_BIN/kind" version

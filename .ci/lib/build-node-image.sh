@@ -82,6 +82,7 @@ chroot "$root" ctr oci spec \
   | jq 'del(.process.rlimits)' > "$root/etc/containerd/cri-base.json"
 install -D -m 0644 "$CI_DIR/node/10-rhdemo-lab-ptp.conflist" "$root/etc/cni/net.d/10-rhdemo-lab-ptp.conflist"
 install -m 0755 "$K8S_BIN/kubeadm" "$K8S_BIN/kubelet" "$K8S_BIN/kubectl" "$root/usr/bin/"
+install -m 0755 "$CACHE_BIN/crictl-$CRI_TOOLS_VERSION" "$root/usr/local/bin/crictl"  # kind's own node images have it
 echo "$KUBERNETES_VERSION" > "$root/kind/version"
 
 # ---- 2. the images the node must hold ------------------------------------------------

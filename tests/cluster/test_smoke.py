@@ -97,6 +97,18 @@ def test_system_pods_run(cluster: Cluster) -> None:
     assert any(n.startswith("local-path-provisioner") for n in names), names
 
 
+def test_the_node_has_crictl_like_kinds_own(cluster: Cluster) -> None:
+    """kind's node images carry crictl (kind skips reloading an image it finds there; the lab reads image IDs with it)."""
+    docker = tool("docker")
+    version = subprocess.run([docker, "exec", cluster.node_container, "crictl", "--version"],
+                             capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and "v1.34.0" in version.stdout, version.stdout + version.stderr
+    listing = subprocess.run([docker, "exec", cluster.node_container, "crictl", "images", "-o", "json"],
+                             capture_output=True, text=True, timeout=60)
+    tags = {tag for image in json.loads(listing.stdout)["images"] for tag in image.get("repoTags") or []}
+    assert any(tag.startswith("registry.k8s.io/kube-apiserver:") for tag in tags), tags
+
+
 def test_locally_built_image_runs(cluster: Cluster, namespace: str, smoke_image: str) -> None:
     apply(cluster, namespace, pod("marker", smoke_image, "cat /smoke-marker"))
     wait_phase(cluster, namespace, "marker", "Succeeded")

@@ -2,62 +2,51 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from lab.cluster import KindCluster, images_to_load
 from lab.config import LabConfig
+from lab.errors import LabError
 from lab.runner import Runner
 
-LISTING = """REF TYPE DIGEST SIZE PLATFORMS LABELS
-localhost/rhdemo-lab/postgres:17-trixie application/vnd.oci.image.manifest.v1+json sha256:man1 206.1 MiB linux/amd64 -
-localhost/rhdemo-lab/keycloak:26.5.6 application/vnd.oci.image.index.v1+json sha256:idx2 458.1 MiB linux/amd64 -
-registry.k8s.io/pause:3.10 application/vnd.oci.image.manifest.v1+json sha256:man3 1 MiB linux/amd64 -
-sha256:0123 application/vnd.oci.image.manifest.v1+json sha256:man1 206.1 MiB linux/amd64 -
-"""
-CONTENT = {
-    "sha256:man1": {"config": {"digest": "sha256:config-postgres"}},
-    "sha256:idx2": {"manifests": [{"digest": "sha256:arm", "platform": {"architecture": "arm64"}},
-                                  {"digest": "sha256:man2", "platform": {"architecture": "amd64"}}]},
-    "sha256:man2": {"config": {"digest": "sha256:config-keycloak"}},
-    "sha256:man3": {"config": {"digest": "sha256:config-pause"}},
-}
+CRICTL_IMAGES = {"images": [
+    {"id": "sha256:config-postgres", "repoTags": ["localhost/rhdemo-lab/postgres:17-trixie"]},
+    {"id": "sha256:config-keycloak", "repoTags": ["localhost/rhdemo-lab/keycloak:26.5.6"]},
+    {"id": "sha256:config-pause", "repoTags": ["registry.k8s.io/pause:3.10"]},
+    {"id": "sha256:untagged", "repoTags": None},
+]}
 
 
-@pytest.fixture
-def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    calls = tmp_path / "calls"
-    (tmp_path / "listing").write_text(LISTING)
-    (tmp_path / "content.json").write_text(json.dumps(CONTENT))
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, node_has_crictl: bool) -> None:
     script = tmp_path / "docker"
     script.write_text(f"""#!/usr/bin/env python3
 import json, sys
 args = sys.argv[1:]
-open({str(calls)!r}, "a").write(" ".join(args) + "\\n")
 assert args[:2] == ["exec", "rhdemo-lab-control-plane"], args
-command = args[2:]
-if command[0] == "crictl":
-    sys.exit(126)  # the node has no crictl
-if command[:4] == ["ctr", "-n", "k8s.io", "images"]:
-    print(open({str(tmp_path / "listing")!r}).read(), end="")
-elif command[:4] == ["ctr", "-n", "k8s.io", "content"]:
-    print(json.dumps(json.load(open({str(tmp_path / "content.json")!r}))[command[5]]))
+if args[2:] == ["crictl", "images", "-o", "json"] and {node_has_crictl!r}:
+    print(json.dumps({CRICTL_IMAGES!r}))
 else:
-    sys.exit(2)
+    print("exec: crictl: not found", file=sys.stderr)
+    sys.exit(127)
 """)
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
-    return calls
 
 
-def test_config_digests_through_ctr_only_for_the_wanted_images(fake_docker: Path) -> None:
+def test_image_ids_in_the_node_come_from_crictl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_docker(tmp_path, monkeypatch, node_has_crictl=True)
     cluster = KindCluster(LabConfig(), Runner(), docker_client=None)
-    wanted = {"localhost/rhdemo-lab/postgres:17-trixie", "localhost/rhdemo-lab/keycloak:26.5.6"}
-    assert cluster.node_images(wanted) == {"localhost/rhdemo-lab/postgres:17-trixie": "sha256:config-postgres",
-                                           "localhost/rhdemo-lab/keycloak:26.5.6": "sha256:config-keycloak"}
-    assert "sha256:man3" not in fake_docker.read_text()  # unwanted images are not read
+    in_node = cluster.node_images()
+    assert in_node["localhost/rhdemo-lab/keycloak:26.5.6"] == "sha256:config-keycloak"
     docker_ids = {"localhost/rhdemo-lab/postgres:17-trixie": "sha256:config-postgres",
                   "localhost/rhdemo-lab/keycloak:26.5.6": "sha256:rebuilt"}
-    assert images_to_load(docker_ids, cluster.node_images(wanted)) == ["localhost/rhdemo-lab/keycloak:26.5.6"]
+    assert images_to_load(docker_ids, in_node) == ["localhost/rhdemo-lab/keycloak:26.5.6"]
+
+
+def test_a_node_without_crictl_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_docker(tmp_path, monkeypatch, node_has_crictl=False)
+    with pytest.raises(LabError) as error:
+        KindCluster(LabConfig(), Runner(), docker_client=None).node_images()
+    assert "crictl" in error.value.message and "build-node-image.sh" in (error.value.hint or "")
