@@ -36,3 +36,13 @@ def raw(text: str) -> None:
     with _lock:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
+
+
+def pg_connection(conn: object) -> str:
+    """How Hikari names a pgjdbc connection in its log lines."""
+    return f"org.postgresql.jdbc.PgConnection@{id(conn) & 0xFFFFFFF:x}"
+
+
+def current_thread() -> str:
+    """A Tomcat worker's name for lines logged while serving a request."""
+    return "nio-exec-1"

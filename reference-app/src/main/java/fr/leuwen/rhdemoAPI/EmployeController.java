@@ -3,6 +3,7 @@ package fr.leuwen.rhdemoAPI;
 import fr.leuwen.rhdemoAPI.model.EmployeEntity;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceException;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.validation.Valid;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.ResponseEntity;
@@ -47,7 +49,7 @@ public class EmployeController {
     @Transactional(readOnly = true)
     public Map<String, Object> list(@RequestParam(defaultValue = "0") int page,
                                     @RequestParam(defaultValue = "20") int size,
-                                    @RequestParam(required = false) List<String> sort) {
+                                    HttpServletRequest request) {
         if (page < 0) {
             throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "Page index must not be less than zero");
         }
@@ -55,11 +57,15 @@ public class EmployeController {
             throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "Page size must be between 1 and " + MAX_PAGE_SIZE);
         }
         List<String> orders = new ArrayList<>();
-        for (String raw : sort == null ? List.<String>of() : sort) {
+        // Each `sort` parameter whole ("nom,desc"): a List<String> parameter would be split at the comma.
+        String[] sort = request.getParameterValues("sort");
+        for (String raw : sort == null ? new String[0] : sort) {
             String[] parts = raw.split(",", 2);
             String direction = parts.length > 1 ? parts[1].toLowerCase() : "asc";
             if (!release.columns().contains(parts[0]) || !(direction.equals("asc") || direction.equals("desc"))) {
-                throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "Invalid sort '" + raw + "'");
+                throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "Invalid sort '" + raw
+                        + "': expected <field>[,asc|desc] with a field among "
+                        + String.join(", ", new TreeSet<>(release.columns())));
             }
             orders.add("e." + parts[0] + " " + direction);
         }
@@ -85,7 +91,7 @@ public class EmployeController {
 
     @PostMapping
     @Transactional
-    public ResponseEntity<EmployeEntity> create(@Valid @RequestBody EmployeForm form) throws ReflectiveOperationException {
+    public ResponseEntity<EmployeEntity> create(@Valid @RequestBody Employe form) throws ReflectiveOperationException {
         EmployeEntity employe = release.entity().getDeclaredConstructor().newInstance();
         apply(form, employe);
         entityManager.persist(employe);
@@ -95,7 +101,7 @@ public class EmployeController {
 
     @PutMapping("/{id}")
     @Transactional
-    public EmployeEntity update(@PathVariable Long id, @Valid @RequestBody EmployeForm form) {
+    public EmployeEntity update(@PathVariable Long id, @Valid @RequestBody Employe form) {
         EmployeEntity employe = find(id);
         apply(form, employe);
         entityManager.flush();
@@ -129,7 +135,7 @@ public class EmployeController {
         return employe;
     }
 
-    private static void apply(EmployeForm form, EmployeEntity employe) {
+    private static void apply(Employe form, EmployeEntity employe) {
         employe.setPrenom(form.prenom());
         employe.setNom(form.nom());
         employe.setMail(form.mail());

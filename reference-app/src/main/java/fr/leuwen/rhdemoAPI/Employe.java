@@ -4,8 +4,8 @@ import jakarta.validation.constraints.Email;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.Size;
 
-/** The writable fields of an employe, validated like the stub's payload rules. */
-public record EmployeForm(
+/** The request body of POST and PUT (named like the entity, so validation errors say object='employe'). */
+public record Employe(
         @NotBlank @Size(max = 250) String prenom,
         @NotBlank @Size(max = 250) String nom,
         @NotBlank @Email @Size(max = 250) String mail,

@@ -1,0 +1,136 @@
+"""HikariCP as the app's users observe it: a borrower waits up to `connection-timeout`
+(spring.datasource.hikari.connection-timeout, 30000 ms by default) for a connection, then gets
+`Connection is not available, request timed out after …ms (total=…, active=…, idle=…, waiting=…)`
+caused by the last failure to connect; an idle connection is validated before it is lent out and
+dropped with Hikari's warning when the server closed it; new connections are attempted again every
+few hundred milliseconds, so the pool is back within a fraction of a second once the database or
+the password is back (no growing back-off)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from rhdemo_stub import logs
+
+POOL_NAME = "HikariPool-1"
+ALIVE_BYPASS_SECONDS = 0.5      # Hikari skips validating a connection used less than 500 ms ago
+RETRY_SECONDS = 0.25            # between two attempts to open a connection while a borrower waits
+
+
+class ConnectionNotAvailable(Exception):
+    """java.sql.SQLTransientConnectionException, with the last connection failure as its cause."""
+
+    def __init__(self, message: str, cause: psycopg.Error | None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+@dataclass
+class _Idle:
+    conn: psycopg.AsyncConnection[Any]
+    since: float
+
+
+@dataclass
+class HikariPool:
+    conninfo: str
+    connection_timeout_ms: int = 30000
+    maximum_pool_size: int = 10
+    _idle: list[_Idle] = field(default_factory=list)
+    _active: int = 0
+    _waiting: int = 0
+    _closed: bool = False
+    last_failure: psycopg.Error | None = None
+
+    @property
+    def total(self) -> int:
+        return self._active + len(self._idle)
+
+    def adopt(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._idle.append(_Idle(conn, time.monotonic()))
+
+    async def _open(self, remaining: float) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
+                                                     connect_timeout=max(1, int(remaining)))
+
+    async def _valid(self, idle: _Idle) -> bool:
+        if idle.conn.closed or idle.conn.broken:
+            return False
+        if time.monotonic() - idle.since < ALIVE_BYPASS_SECONDS:
+            return True
+        try:
+            async with asyncio.timeout(5):
+                await idle.conn.execute("SELECT 1")
+            return True
+        except (psycopg.Error, TimeoutError):
+            return False
+
+    async def borrow(self, timeout_ms: int | None = None) -> psycopg.AsyncConnection[Any]:
+        timeout_ms = self.connection_timeout_ms if timeout_ms is None else timeout_ms
+        started = time.monotonic()
+        deadline = started + timeout_ms / 1000
+        self._waiting += 1
+        try:
+            while True:
+                while self._idle:
+                    idle = self._idle.pop()
+                    if await self._valid(idle):
+                        self._active += 1
+                        return idle.conn
+                    logs.log("WARN", "com.zaxxer.hikari.pool.PoolBase",
+                             f"{POOL_NAME} - Failed to validate connection {logs.pg_connection(idle.conn)} "
+                             "(This connection has been closed.). Possibly consider using a shorter maxLifetime value.",
+                             logs.current_thread())
+                    await _close_quietly(idle.conn)
+                remaining = deadline - time.monotonic()
+                if self.total < self.maximum_pool_size and remaining > 0:
+                    try:
+                        conn = await self._open(remaining)
+                    except psycopg.Error as exc:
+                        self.last_failure = exc
+                    else:
+                        self.last_failure = None
+                        self._active += 1
+                        return conn
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    elapsed = int((time.monotonic() - started) * 1000)
+                    raise ConnectionNotAvailable(
+                        f"{POOL_NAME} - Connection is not available, request timed out after {elapsed}ms "
+                        f"(total={self.total}, active={self._active}, idle={len(self._idle)}, "
+                        f"waiting={self._waiting - 1})", self.last_failure)
+                await asyncio.sleep(min(RETRY_SECONDS, remaining))
+        finally:
+            self._waiting -= 1
+
+    async def give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._active -= 1
+        if self._closed or conn.closed or conn.broken:
+            await _close_quietly(conn)
+            return
+        self._idle.append(_Idle(conn, time.monotonic()))
+
+    @contextlib.asynccontextmanager
+    async def connection(self, timeout_ms: int | None = None) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        conn = await self.borrow(timeout_ms)
+        try:
+            yield conn
+        finally:
+            await self.give_back(conn)
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            await _close_quietly(self._idle.pop().conn)
+
+
+async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
+    with contextlib.suppress(psycopg.Error, OSError):
+        await conn.close()
