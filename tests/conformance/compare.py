@@ -78,7 +78,7 @@ def markdown(rows: list[Row], states: dict[str, str]) -> str:
         reference = row.reference
         stub = "same" if row.stub == row.reference else row.stub
         out.append(f"| {_cell(row.case + ' — ' + states.get(row.case, ''), 80)} | {_cell(row.facet, 60)} | "
-                   f"{_cell(reference)} | {_cell(stub)} | {_cell(row.verdict, 140)} |")
+                   f"{_cell(reference)} | {_cell(stub)} | {_cell(row.verdict, 400)} |")
     return "\n".join(out)
 
 
