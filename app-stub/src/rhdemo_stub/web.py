@@ -130,6 +130,8 @@ def _payload(body: Any, model: Model) -> dict[str, Any]:
                 problems.append(f"{column.name}: must not be blank")
             values[column.name] = None
             continue
+        if isinstance(value, (bool, int, float)):
+            value = str(value).lower() if isinstance(value, bool) else str(value)  # Jackson coerces scalars
         if not isinstance(value, str):
             problems.append(f"{column.name}: must be a string")
             continue
