@@ -26,7 +26,15 @@ if [[ -f "$jar" && -f "$dest/.complete" ]]; then
   exit 0
 fi
 
-command -v mvn >/dev/null || { log "mvn not found: apt-get install maven (Java 17)"; exit 1; }
+# Maven and a JDK (install-system.sh installs a JRE only): Debian's packages, installed here when missing.
+if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
+  (( EUID == 0 )) || { log "mvn and javac needed: apt-get install maven openjdk-17-jdk-headless"; exit 1; }
+  log "installing maven and openjdk-17-jdk-headless"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 \
+    maven openjdk-17-jdk-headless || { apt-get update -q -o DPkg::Lock::Timeout=600 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 \
+    maven openjdk-17-jdk-headless; }
+fi
 # Build from a copy (the pom reads the migrations at ../app-stub/...), so the checkout gets no target/.
 work="$(mktemp -d "${TMPDIR:-/tmp}/reference-app.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
