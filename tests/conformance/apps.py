@@ -108,8 +108,8 @@ class AppProcess:
     def logged_since(self, wall_clock: float) -> list[str]:
         """The lines logged at or after `wall_clock` (time.time()), by their own timestamps: the pipe may
         be read late on a busy machine."""
-        since = int(wall_clock * 1000) / 1000  # log timestamps are truncated to the millisecond
-        return [line.text for line in self.lines if line.logged >= since]
+        since_ms = int(wall_clock * 1000)  # log timestamps are truncated to the millisecond
+        return [line.text for line in self.lines if round(line.logged * 1000) >= since_ms]
 
     @property
     def api(self) -> str:
