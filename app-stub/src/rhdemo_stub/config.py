@@ -249,10 +249,8 @@ def bind(environment: Environment) -> AppSettings:
                                      .rstrip("s") or 30),
         profiles=tuple(environment.profiles),
         hikari_connection_timeout_ms=_connection_timeout(environment),
-        # Spring Boot turns the probes on by itself on Kubernetes (KUBERNETES_SERVICE_HOST/PORT set).
-        probes_enabled=environment.get_bool(
-            "management.endpoint.health.probes.enabled",
-            bool(environment.get("kubernetes.service.host") and environment.get("kubernetes.service.port"))),
+        # Spring's default is off (outside Kubernetes); the stub's application.yml turns it on, as rhDemo does.
+        probes_enabled=environment.get_bool("management.endpoint.health.probes.enabled", False),
         liveness_include=_names(environment.get_str("management.endpoint.health.group.liveness.include")),
         readiness_include=_names(environment.get_str("management.endpoint.health.group.readiness.include")),
     )
