@@ -255,6 +255,11 @@ def outage(kind: str) -> Callable[[PgServer, Path], dict[str, Observation]]:
                 for run in runs.values():
                     run.database.set_password("rotated-Passw0rd", terminate=True)
             observed = side_by_side(lambda impl: _during_outage(runs[impl], connection_timeout))
+            if kind == "password":
+                # Past a minute of failed connections Hikari warns "Pool is empty": one more borrower then.
+                time.sleep(max(0.0, began + 62 - time.time()))
+                side_by_side(lambda impl: {"again": get(runs[impl].app.management + "/actuator/health/db",
+                                                        timeout=connection_timeout + 30)})
             if kind == "stopped":
                 restart(target)
             else:

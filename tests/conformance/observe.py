@@ -28,6 +28,7 @@ class Context:
 
 _MASKS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"@[0-9a-f]{5,8}\b"), "@<hash>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\(execution time \d\d:\d\d\.\d+s\)"), "(execution time <t>)"),
     (re.compile(r"in [\d.]+ seconds \(process running for [\d.]+\)"), "in <s> seconds (process running for <s>)"),
     (re.compile(r"completed in \d+ ms"), "completed in <n> ms"),

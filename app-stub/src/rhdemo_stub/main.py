@@ -287,19 +287,19 @@ def _bind(address: str, port: int) -> socket.socket:
 
 async def _serve(settings: config.AppSettings, url: JdbcUrl, release: model.Model,
                  resolved: Sequence[flyway.ResolvedMigration]) -> int:
+    host, port = url.hosts[0]
     pool = HikariPool(psycopg.conninfo.make_conninfo(
         **url.conninfo_kwargs(settings.datasource_username, settings.datasource_password)),
-        connection_timeout_ms=settings.hikari_connection_timeout_ms)
+        address=f"{host}:{port}", connection_timeout_ms=settings.hikari_connection_timeout_ms)
     state = web.AppState(model=release, pool=pool, app_name=settings.application_name,
                          flyway_enabled=settings.flyway_enabled, resolved=resolved,
                          health=web.HealthSettings(probes_enabled=settings.probes_enabled,
                                                    liveness_include=settings.liveness_include,
                                                    readiness_include=settings.readiness_include))
-    host, port = url.hosts[0]
     servers: list[_Server] = []
     sockets: list[socket.socket] = []
     for port, app, label in ((settings.server_port, web.api_app(state), "server.port"),
-                             (settings.management_port, web.management_app(state, f"{host}:{port}"), "management.server.port")):
+                             (settings.management_port, web.management_app(state), "management.server.port")):
         try:
             sockets.append(_bind(settings.server_address, port))
         except OSError:

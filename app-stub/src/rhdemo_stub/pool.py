@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,22 @@ from rhdemo_stub import logs
 POOL_NAME = "HikariPool-1"
 ALIVE_BYPASS_SECONDS = 0.5      # Hikari skips validating a connection used less than 500 ms ago
 RETRY_SECONDS = 0.25            # between two attempts to open a connection while a borrower waits
+EMPTY_WARNING_SECONDS = 60.0    # Hikari warns "Pool is empty" once connections have failed for a minute
+
+
+def pgjdbc_exception(exc: BaseException | None, address: str) -> list[str]:
+    """pgjdbc's exception for a failed connection: the exception line, then its own cause if any."""
+    if exc is None:
+        return []
+    text = str(exc).strip()
+    server = re.search(r"(FATAL|ERROR|PANIC):\s+(.*)", text)
+    if server:  # one space after the severity, as pgjdbc prints it (libpq prints two)
+        return [f"org.postgresql.util.PSQLException: {server.group(1)}: {server.group(2).splitlines()[0].strip()}"]
+    if "Connection refused" in text:
+        return [f"org.postgresql.util.PSQLException: Connection to {address} refused. Check that the hostname and "
+                "port are correct and that the postmaster is accepting TCP/IP connections.",
+                "java.net.ConnectException: Connection refused"]
+    return [f"org.postgresql.util.PSQLException: {text.splitlines()[-1] if text else type(exc).__name__}"]
 
 
 class ConnectionNotAvailable(Exception):
@@ -41,12 +59,14 @@ class _Idle:
 @dataclass
 class HikariPool:
     conninfo: str
+    address: str = ""               # host:port, as pgjdbc names the server in its messages
     connection_timeout_ms: int = 30000
     maximum_pool_size: int = 10
     _idle: list[_Idle] = field(default_factory=list)
     _active: int = 0
     _waiting: int = 0
     _closed: bool = False
+    _failing_since: float | None = None
     last_failure: psycopg.Error | None = None
 
     @property
@@ -95,8 +115,10 @@ class HikariPool:
                         conn = await self._open(remaining)
                     except psycopg.Error as exc:
                         self.last_failure = exc
+                        self._connection_failed(exc)
                     else:
                         self.last_failure = None
+                        self._failing_since = None
                         self._active += 1
                         return conn
                 remaining = deadline - time.monotonic()
@@ -109,6 +131,21 @@ class HikariPool:
                 await asyncio.sleep(min(RETRY_SECONDS, remaining))
         finally:
             self._waiting -= 1
+
+    def _connection_failed(self, exc: psycopg.Error) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif self.total == 0 and now - self._failing_since > EMPTY_WARNING_SECONDS:
+            self._failing_since = None  # re-armed by the next failure: one warning a minute
+            logs.log("WARN", "com.zaxxer.hikari.pool.PoolBase",
+                     f"{POOL_NAME} - Pool is empty, failed to create/setup connection ({uuid.uuid4()})",
+                     f"{POOL_NAME}:connection-adder")
+            lines = pgjdbc_exception(exc, self.address)
+            trace = [lines[0], "\tat org.postgresql.core.v3.ConnectionFactoryImpl.openConnectionImpl"
+                     "(ConnectionFactoryImpl.java:352)"]
+            trace += [f"Caused by: {line}\n\t... 14 common frames omitted" for line in lines[1:]]
+            logs.raw("\n" + "\n".join(trace) + "\n")
 
     async def give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._active -= 1

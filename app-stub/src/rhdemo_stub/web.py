@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from rhdemo_stub import flyway, logs
 from rhdemo_stub.model import TABLE, Model
-from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool
+from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool, pgjdbc_exception
 
 _MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_PAGE_SIZE = 2000
@@ -272,22 +272,7 @@ def _health_response(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=code, media_type=ACTUATOR_JSON)
 
 
-def _cause_lines(exc: BaseException | None) -> list[str]:
-    """pgjdbc's exception for a failed connection, as it appears in a `Caused by:` line."""
-    if exc is None:
-        return []
-    text = str(exc).strip()
-    server = re.search(r"(FATAL|ERROR|PANIC):\s+(.*)", text)
-    if server:
-        return [f"org.postgresql.util.PSQLException: {server.group(1)}: {server.group(2).splitlines()[0].strip()}"]
-    if "Connection refused" in text:
-        return ["org.postgresql.util.PSQLException: Connection to {host} refused. Check that the hostname and port "
-                "are correct and that the postmaster is accepting TCP/IP connections.",
-                "java.net.ConnectException: Connection refused"]
-    return [f"org.postgresql.util.PSQLException: {text.splitlines()[-1] if text else type(exc).__name__}"]
-
-
-def management_app(state: AppState, database_address: str = "") -> Starlette:
+def management_app(state: AppState) -> Starlette:
     health_settings = state.health
 
     async def db_component() -> dict[str, Any]:
@@ -317,11 +302,11 @@ def management_app(state: AppState, database_address: str = "") -> Starlette:
                      "\tat org.springframework.jdbc.datasource.DataSourceUtils.getConnection(DataSourceUtils.java:84)"]
             if isinstance(exc, ConnectionNotAvailable):
                 chain += [f"Caused by: java.sql.SQLTransientConnectionException: {exc}", "\t... 61 common frames omitted"]
-                causes = _cause_lines(exc.cause)
+                causes = pgjdbc_exception(exc.cause, state.pool.address)
             else:
-                causes = _cause_lines(exc)
+                causes = pgjdbc_exception(exc, state.pool.address)
             for cause in causes:
-                chain += [f"Caused by: {cause.replace('{host}', database_address)}", "\t... 1 common frames omitted"]
+                chain += [f"Caused by: {cause}", "\t... 1 common frames omitted"]
             logs.raw("\n" + "\n".join(chain) + "\n")
             component = {"status": "DOWN", "details": {
                 "error": "org.springframework.jdbc.CannotGetJdbcConnectionException: Failed to obtain JDBC Connection"}}
