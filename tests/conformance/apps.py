@@ -35,8 +35,10 @@ def reference_jar() -> Path:
         jar = Path(explicit)
     else:
         script = REPO / ".ci" / "lib" / "build-reference-app.sh"
-        jar = Path(subprocess.run(["bash", str(script), "--path"], capture_output=True, text=True,
-                                  check=True).stdout.strip())
+        result = subprocess.run(["bash", str(script), "--path"], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ReferenceAppMissing(f"cannot locate the reference app's build: {result.stderr.strip()}")
+        jar = Path(result.stdout.strip())
     if not jar.is_file():
         raise ReferenceAppMissing(f"the reference app is not built ({jar}): run .ci/lib/build-reference-app.sh")
     return jar
