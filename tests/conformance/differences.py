@@ -24,9 +24,6 @@ class Deliberate:
 DELIBERATE: tuple[Deliberate, ...] = (
     Deliberate("*/*lines*", r"Starting RhdemoApplication v[\d.]+ using (Java|Python)",
                "the runtime: a JVM for the reference, CPython for the stub"),
-    Deliberate("*/*lines*", r"Found [01] JPA repository interfaces?\.",
-               "rhDemo has one repository (EmployeRepository); the reference app reads through an EntityManager "
-               "so that one jar serves both entity releases"),
     Deliberate("*/startup time", r".",
                "the stub exists to start in a fraction of the JVM's time (see benchmarks/conformance_benchmark.py)"),
 )

@@ -1,7 +1,7 @@
 package fr.leuwen.rhdemoAPI;
 
-import fr.leuwen.rhdemoAPI.model.EmployeEntity;
-import jakarta.persistence.EntityManager;
+import fr.leuwen.rhdemoAPI.model.Employe;
+import fr.leuwen.rhdemoAPI.model.EmployeRepository;
 import jakarta.persistence.PersistenceException;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -15,9 +15,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.ResponseEntity;
-import org.springframework.transaction.annotation.Transactional;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -37,16 +39,15 @@ public class EmployeController {
 
     private static final int MAX_PAGE_SIZE = 2000;
 
-    private final EntityManager entityManager;
+    private final EmployeRepository repository;
     private final RhdemoApplication.Release release;
 
-    EmployeController(EntityManager entityManager, RhdemoApplication.Release release) {
-        this.entityManager = entityManager;
+    EmployeController(EmployeRepository repository, RhdemoApplication.Release release) {
+        this.repository = repository;
         this.release = release;
     }
 
     @GetMapping
-    @Transactional(readOnly = true)
     public Map<String, Object> list(@RequestParam(defaultValue = "0") int page,
                                     @RequestParam(defaultValue = "20") int size,
                                     HttpServletRequest request) {
@@ -56,7 +57,7 @@ public class EmployeController {
         if (size < 1 || size > MAX_PAGE_SIZE) {
             throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "Page size must be between 1 and " + MAX_PAGE_SIZE);
         }
-        List<String> orders = new ArrayList<>();
+        List<Sort.Order> orders = new ArrayList<>();
         // Each `sort` parameter whole ("nom,desc"): a List<String> parameter would be split at the comma.
         String[] sort = request.getParameterValues("sort");
         for (String raw : sort == null ? new String[0] : sort) {
@@ -67,51 +68,39 @@ public class EmployeController {
                         + "': expected <field>[,asc|desc] with a field among "
                         + String.join(", ", new TreeSet<>(release.columns())));
             }
-            orders.add("e." + parts[0] + " " + direction);
+            orders.add(new Sort.Order(Sort.Direction.fromString(direction), parts[0]));
         }
-        orders.add("e.id asc");
-        String entity = "Employe";
-        long total = entityManager.createQuery("select count(e) from " + entity + " e", Long.class).getSingleResult();
-        List<? extends EmployeEntity> content = entityManager
-                .createQuery("select e from " + entity + " e order by " + String.join(", ", orders), release.entity())
-                .setFirstResult(page * size).setMaxResults(size).getResultList();
+        orders.add(Sort.Order.asc("id"));  // a stable order across pages
+        Page<Employe> found = repository.findAll(PageRequest.of(page, size, Sort.by(orders)));
         Map<String, Object> pageInfo = new LinkedHashMap<>();
         pageInfo.put("size", size);
         pageInfo.put("number", page);
-        pageInfo.put("totalElements", total);
-        pageInfo.put("totalPages", (total + size - 1) / size);
-        return Map.of("content", content, "page", pageInfo);
+        pageInfo.put("totalElements", found.getTotalElements());
+        pageInfo.put("totalPages", found.getTotalPages());
+        return Map.of("content", found.getContent(), "page", pageInfo);
     }
 
     @GetMapping("/{id}")
-    @Transactional(readOnly = true)
-    public EmployeEntity get(@PathVariable Long id) {
+    public Employe get(@PathVariable Long id) {
         return find(id);
     }
 
     @PostMapping
-    @Transactional
-    public ResponseEntity<EmployeEntity> create(@Valid @RequestBody Employe form) throws ReflectiveOperationException {
-        EmployeEntity employe = release.entity().getDeclaredConstructor().newInstance();
-        apply(form, employe);
-        entityManager.persist(employe);
-        entityManager.flush();
-        return ResponseEntity.created(URI.create("/api/employes/" + employe.getId())).body(employe);
+    public ResponseEntity<Employe> create(@Valid @RequestBody Employe employe) {
+        Employe saved = repository.saveAndFlush(employe);
+        return ResponseEntity.created(URI.create("/api/employes/" + saved.getId())).body(saved);
     }
 
     @PutMapping("/{id}")
-    @Transactional
-    public EmployeEntity update(@PathVariable Long id, @Valid @RequestBody Employe form) {
-        EmployeEntity employe = find(id);
-        apply(form, employe);
-        entityManager.flush();
-        return employe;
+    public Employe update(@PathVariable Long id, @Valid @RequestBody Employe employe) {
+        Employe existing = find(id);
+        existing.replaceWith(employe);
+        return repository.saveAndFlush(existing);
     }
 
     @DeleteMapping("/{id}")
-    @Transactional
     public ResponseEntity<Void> delete(@PathVariable Long id) {
-        entityManager.remove(find(id));
+        repository.delete(find(id));
         return ResponseEntity.noContent().build();
     }
 
@@ -127,23 +116,8 @@ public class EmployeController {
         throw exception;
     }
 
-    private EmployeEntity find(Long id) {
-        EmployeEntity employe = entityManager.find(release.entity(), id);
-        if (employe == null) {
-            throw new ResponseStatusException(HttpStatus.NOT_FOUND, "Employe " + id + " not found");
-        }
-        return employe;
-    }
-
-    private static void apply(Employe form, EmployeEntity employe) {
-        employe.setPrenom(form.prenom());
-        employe.setNom(form.nom());
-        employe.setMail(form.mail());
-        employe.setAdresse(blankToNull(form.adresse()));
-        employe.setTelephone(blankToNull(form.telephone()));
-    }
-
-    private static String blankToNull(String value) {
-        return value == null || value.isBlank() ? null : value;
+    private Employe find(Long id) {
+        return repository.findById(id).orElseThrow(
+                () -> new ResponseStatusException(HttpStatus.NOT_FOUND, "Employe " + id + " not found"));
     }
 }
