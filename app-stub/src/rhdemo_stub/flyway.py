@@ -22,7 +22,6 @@ import psycopg
 from psycopg import sql
 
 HISTORY_TABLE = "flyway_schema_history"
-FLYWAY_VERSION = "10.22.0"  # the chart's Flyway image; Flyway 10 calls itself "OSS Edition"
 BASELINE_TYPE = "BASELINE"
 _MIGRATION_NAME = re.compile(r"^V(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<description>.+)\.sql$")
 

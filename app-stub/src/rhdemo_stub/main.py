@@ -25,6 +25,7 @@ from rhdemo_stub.jdbc import JdbcUrl, JdbcUrlError, parse_jdbc_url
 
 _RUN_STARTED = time.monotonic()  # reset when run() starts, like SpringApplication.run()
 MAIN_CLASS = "RhdemoApplication"
+# The versions Spring Boot 3.5.16 brings (the reference app, tests/conformance).
 HIBERNATE_VERSION = "6.6.53.Final"
 TOMCAT_VERSION = "10.1.55"
 _CONTEXT = "org.springframework.boot.web.servlet.context.AnnotationConfigServletWebServerApplicationContext"
