@@ -282,18 +282,20 @@ def _during_outage(run: Run, connection_timeout: float) -> Observation:
     out: Observation = {}
     results: dict[str, str] = {}
 
-    def probe(path: str) -> None:
-        response, seconds = get(run.app.management + "/actuator" + path, timeout=connection_timeout + 30)
-        results[path] = f"{describe(response, run.ctx)} [{observe.latency_class(seconds, connection_timeout)}]"
+    def probe(label: str, url: str) -> None:
+        response, seconds = get(url, timeout=connection_timeout + 30)
+        results[label] = f"{describe(response, run.ctx)} [{observe.latency_class(seconds, connection_timeout)}]"
 
-    threads = [threading.Thread(target=probe, args=(p,)) for p in
-               ("/health", "/health/liveness", "/health/readiness", "/health/db")]
+    urls = {f"GET /actuator{path}": run.app.management + "/actuator" + path
+            for path in ("/health", "/health/liveness", "/health/readiness", "/health/db")}
+    urls["API GET /api/employes"] = run.app.api + "/api/employes"
+    threads = [threading.Thread(target=probe, args=item) for item in urls.items()]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    for path in ("/health", "/health/liveness", "/health/readiness", "/health/db"):
-        out[f"GET /actuator{path} during the outage"] = results[path]
+    for label in urls:
+        out[f"{label} during the outage"] = results[label]
     return out
 
 

@@ -33,6 +33,7 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"in [\d.]+ seconds \(process running for [\d.]+\)"), "in <s> seconds (process running for <s>)"),
     (re.compile(r"completed in \d+ ms"), "completed in <n> ms"),
     (re.compile(r"scanning in \d+ ms"), "scanning in <n> ms"),
+    (re.compile(r"Completed initialization in \d+ ms"), "Completed initialization in <n> ms"),
     (re.compile(r"took \d+ms"), "took <n>ms"),
     # Hikari's own measure of its wait and the number of waiting threads vary by a few ms and requests.
     (re.compile(r"request timed out after \d+ms"), "request timed out after <n>ms"),

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import uvicorn
 from rhdemo_stub import config, flyway, logs, model, web
-from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool
+from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool, pgjdbc_sqlstate
 from rhdemo_stub.jdbc import JdbcUrl, JdbcUrlError, parse_jdbc_url
 
 _RUN_STARTED = time.monotonic()  # reset when run() starts, like SpringApplication.run()
@@ -70,20 +70,6 @@ def flyway_sql_message(title: str, sqlstate: str, message: str) -> str:
     return f"{title}\n{'-' * len(title)}\nSQL State  : {sqlstate}\nError Code : 0\nMessage    : {message}\n"
 
 
-_LOGIN_SQLSTATES = (("password authentication failed", "28P01"), ("does not exist", "3D000"),
-                    ("no pg_hba.conf entry", "28000"), ("too many connections", "53300"))
-
-
-def _sqlstate(exc: psycopg.Error) -> str:
-    """The SQL state pgjdbc reports for a failed login (libpq keeps the server's code to itself)."""
-    if exc.sqlstate:
-        return exc.sqlstate
-    text = str(exc)
-    if 'role "' in text and "does not exist" in text:
-        return "28000"
-    return next((state for needle, state in _LOGIN_SQLSTATES if needle in text), "08001")
-
-
 def _open_datasource(url: JdbcUrl, settings: config.AppSettings) -> psycopg.Connection:
     """The first connection, opened by whoever needs it first: Flyway (on) or Hibernate (off)."""
     _hikari_log("INFO", "HikariPool-1 - Starting...")
@@ -96,12 +82,12 @@ def _open_datasource(url: JdbcUrl, settings: config.AppSettings) -> psycopg.Conn
         root = _connection_failure(exc, url, settings.datasource_username)
         if settings.flyway_enabled:
             message = flyway_sql_message(f"Unable to obtain connection from database: {root[1]}",
-                                         _sqlstate(exc), root[1])
+                                         pgjdbc_sqlstate(exc), root[1])
             raise StartupFailure(_flyway_chain("org.flywaydb.core.internal.exception.FlywaySqlException", message)
                                  + [root]) from None
         # Hibernate asks for the JDBC metadata first, logs the SQL error, then cannot pick a dialect.
         logs.log("WARN", "org.hibernate.engine.jdbc.spi.SqlExceptionHelper",
-                 f"SQL Error: 0, SQLState: {_sqlstate(exc)}")
+                 f"SQL Error: 0, SQLState: {pgjdbc_sqlstate(exc)}")
         logs.log("ERROR", "org.hibernate.engine.jdbc.spi.SqlExceptionHelper", root[1])
         logs.log("WARN", "org.hibernate.engine.jdbc.env.internal.JdbcEnvironmentInitiator",
                  "HHH000342: Could not obtain connection to query metadata")

@@ -27,6 +27,20 @@ RETRY_SECONDS = 0.25            # between two attempts to open a connection whil
 EMPTY_WARNING_SECONDS = 60.0    # Hikari warns "Pool is empty" once connections have failed for a minute
 
 
+_LOGIN_SQLSTATES = (("password authentication failed", "28P01"), ("does not exist", "3D000"),
+                    ("no pg_hba.conf entry", "28000"), ("too many connections", "53300"))
+
+
+def pgjdbc_sqlstate(exc: psycopg.Error) -> str:
+    """The SQL state pgjdbc reports for a failed login (libpq keeps the server's code to itself)."""
+    if exc.sqlstate:
+        return exc.sqlstate
+    text = str(exc)
+    if 'role "' in text and ("does not exist" in text or "not permitted to log in" in text):
+        return "28000"
+    return next((state for needle, state in _LOGIN_SQLSTATES if needle in text), "08001")
+
+
 def pgjdbc_exception(exc: BaseException | None, address: str) -> list[str]:
     """pgjdbc's exception for a failed connection: the exception line, then its own cause if any."""
     if exc is None:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from rhdemo_stub import flyway, logs
 from rhdemo_stub.model import TABLE, Model
-from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool, pgjdbc_exception
+from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool, pgjdbc_exception, pgjdbc_sqlstate
 
 _MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_PAGE_SIZE = 2000
@@ -154,6 +154,27 @@ async def _json_body(request: Request) -> Any:
         raise BadRequest("Malformed JSON request body") from None
 
 
+def _log_transaction_failure(exc: Exception, address: str) -> None:
+    """What Hibernate and Tomcat log when a request finds no connection: the SQL state, the pool's
+    message, the server's, then the servlet failure with its root cause."""
+    thread = logs.current_thread()
+    cause = exc.cause if isinstance(exc, ConnectionNotAvailable) else exc
+    lines = pgjdbc_exception(cause, address)
+    sqlstate = pgjdbc_sqlstate(cause) if isinstance(cause, psycopg.Error) else "08001"
+    helper = "org.hibernate.engine.jdbc.spi.SqlExceptionHelper"
+    logs.log("WARN", helper, f"SQL Error: 0, SQLState: {sqlstate}", thread)
+    if isinstance(exc, ConnectionNotAvailable):
+        logs.log("ERROR", helper, str(exc), thread)
+    if lines:
+        logs.log("ERROR", helper, lines[0].split(": ", 1)[1], thread)
+    logs.log("ERROR", "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
+             "Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception [Request "
+             "processing failed: org.springframework.transaction.CannotCreateTransactionException: Could not open "
+             "JPA EntityManager for transaction] with root cause", thread)
+    if lines:
+        logs.raw(f"\n{lines[-1]}\n\tat java.base/sun.nio.ch.Net.pollConnect(Native Method)\n")
+
+
 def api_app(state: AppState) -> Starlette:
     model = state.model
     table = sql.Identifier(TABLE)
@@ -167,8 +188,9 @@ def api_app(state: AppState) -> Starlette:
                 return error(request, 400, str(exc))
             except psycopg.errors.UniqueViolation:
                 return error(request, 409, "An employe with this mail already exists")
-            except (psycopg.OperationalError, ConnectionNotAvailable):
+            except (psycopg.OperationalError, ConnectionNotAvailable) as exc:
                 # Spring's transaction manager cannot get a connection within the pool's timeout.
+                _log_transaction_failure(exc, state.pool.address)
                 return error(request, 500, "Could not open JPA EntityManager for transaction")
         return endpoint
 
