@@ -40,7 +40,7 @@ def test_json_shape_keeps_meaning_and_drops_sizes() -> None:
 
 
 @pytest.mark.parametrize(("seconds", "timeout", "expected"), [
-    (0.2, 30, "fast (< 1 s)"), (30.1, 30, "connection-timeout (30 s)"), (3.0, 3, "connection-timeout (3 s)"),
+    (0.2, 30, "fast (< 2 s)"), (30.1, 30, "connection-timeout (30 s)"), (3.0, 3, "connection-timeout (3 s)"),
     (12.0, 30, "12 s")])
 def test_latency_classes(seconds: float, timeout: float, expected: str) -> None:
     assert observe.latency_class(seconds, timeout) == expected
