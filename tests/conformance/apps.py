@@ -88,6 +88,7 @@ class AppProcess:
         self.proc = subprocess.Popen(command(self.implementation), env=self.env, cwd=self.cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
+        STARTED.append(self)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -153,6 +154,14 @@ class AppProcess:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+
+STARTED: list[AppProcess] = []   # every process of the session, killed at its end if a case failed midway
+
+
+def kill_leftovers() -> None:
+    for app in STARTED:
+        app.kill()
 
 
 def base_env(database: dict[str, str], **overrides: str | None) -> dict[str, str]:

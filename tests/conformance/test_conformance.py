@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conformance import compare
-from tests.conformance.apps import REPO, ReferenceAppMissing, reference_jar
+from tests.conformance.apps import REPO, ReferenceAppMissing, kill_leftovers, reference_jar
 from tests.conformance.cases import CASES, Observation
 from tests.pgserver import PgServer
 
@@ -51,8 +51,11 @@ def comparison(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[
             except Exception:  # reported as the case's failure, the other cases still run
                 return case.name, traceback.format_exc()
 
-        with ThreadPoolExecutor(max_workers=PARALLEL_CASES) as pool:
-            outcomes = list(pool.map(run, range(len(cases))))
+        try:
+            with ThreadPoolExecutor(max_workers=PARALLEL_CASES) as pool:
+                outcomes = list(pool.map(run, range(len(cases))))
+        finally:
+            kill_leftovers()
     rows: list[compare.Row] = []
     for name, outcome in outcomes:
         if isinstance(outcome, str):
