@@ -299,6 +299,23 @@ async def _serve(settings: config.AppSettings, url: JdbcUrl, release: model.Mode
             return 1
         servers.append(_Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
                                               timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))))
+    # Installed before anything is served: a SIGTERM right after `Started` is a graceful shutdown too.
+    # Installed before anything is served: a SIGTERM right after `Started` is a graceful shutdown too.
+    signalled: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signalled.append(signum)
+        if state.ready:
+            state.ready = False
+            for _ in servers:  # one per web server, like Tomcat's GracefulShutdown of each context
+                logs.log("INFO", "o.s.b.w.e.tomcat.GracefulShutdown",
+                         "Commencing graceful shutdown. Waiting for active requests to complete", "ionShutdownHook")
+        for server in servers:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets, strict=True)]
     while not all(server.started for server in servers):
         if any(task.done() for task in tasks):
@@ -320,21 +337,6 @@ async def _serve(settings: config.AppSettings, url: JdbcUrl, release: model.Mode
     logs.log("INFO", f"fr.leuwen.rhdemoAPI.{MAIN_CLASS}",
              f"Started {MAIN_CLASS} in {elapsed:.3f} seconds (process running for {_process_uptime(elapsed):.3f})")
 
-    signalled: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        signalled.append(signum)
-        if state.ready:
-            state.ready = False
-            for _ in servers:  # one per web server, like Tomcat's GracefulShutdown of each context
-                logs.log("INFO", "o.s.b.w.e.tomcat.GracefulShutdown",
-                         "Commencing graceful shutdown. Waiting for active requests to complete", "ionShutdownHook")
-        for server in servers:
-            server.should_exit = True
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
     await asyncio.gather(*tasks, return_exceptions=True)
     for _ in servers:
         logs.log("INFO", "o.s.b.w.e.tomcat.GracefulShutdown", "Graceful shutdown complete", "tomcat-shutdown")
@@ -421,7 +423,13 @@ def run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    code = run(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        # Nobody reads the output any more: drop what is left rather than exit 120 on the final flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
 
 
 if __name__ == "__main__":

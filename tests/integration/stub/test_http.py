@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from tests.integration.stub.conftest import Stub, StubRunner
+from tests.integration.stub.conftest import Stub, StubRunner, stub_command
 from tests.pgserver import PgServer
 
 pytestmark = pytest.mark.integration
@@ -207,3 +210,21 @@ def test_sigterm_is_a_graceful_shutdown(stub: Stub, pg_database: dict[str, str])
     assert "Commencing graceful shutdown" in stub.output
     assert "Graceful shutdown complete" in stub.output
     assert "HikariPool-1 - Shutdown completed." in stub.output
+
+
+def test_sigterm_stops_the_stub_even_when_nobody_reads_its_output(stubs: StubRunner, tmp_path: Path) -> None:
+    """A reader that went away (a closed pipe) must not keep the stub from shutting down."""
+    proc = subprocess.Popen(stub_command(), env=stubs.env(), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Started RhdemoApplication" in line:
+                break
+        proc.stdout.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
