@@ -88,7 +88,7 @@ class AppProcess:
         self.proc = subprocess.Popen(command(self.implementation), env=self.env, cwd=self.cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
-        STARTED.append(self)
+        PROCESSES.append(self)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -156,11 +156,11 @@ class AppProcess:
             self.proc.wait(timeout=10)
 
 
-STARTED: list[AppProcess] = []   # every process of the session, killed at its end if a case failed midway
+PROCESSES: list[AppProcess] = []   # every process of the session, killed at its end if a case failed midway
 
 
 def kill_leftovers() -> None:
-    for app in STARTED:
+    for app in PROCESSES:
         app.kill()
 
 
