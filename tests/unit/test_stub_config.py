@@ -24,6 +24,24 @@ def test_defaults_are_spring_boots(tmp_path: Path) -> None:
     assert (settings.server_port, settings.management_port) == (8080, 9000)
     assert settings.flyway_baseline_version == "1" and settings.flyway_validate_on_migrate
     assert settings.profiles == ()
+    # HikariCP's and the actuator's defaults, probes on as in rhDemo's (and the stub's) application.yml
+    assert settings.hikari_connection_timeout_ms == 30000
+    assert settings.probes_enabled
+    assert (settings.liveness_include, settings.readiness_include) == (None, None)
+
+
+def test_pool_timeout_and_probe_groups_bind_like_spring(tmp_path: Path) -> None:
+    settings = bind(load_environment({
+        "SPRING_DATASOURCE_URL": URL, "SPRING_DATASOURCE_HIKARI_CONNECTIONTIMEOUT": "2000",
+        "MANAGEMENT_ENDPOINT_HEALTH_GROUP_READINESS_INCLUDE": "readinessState, db",
+        "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED": "false"}, cwd=tmp_path))
+    assert settings.hikari_connection_timeout_ms == 2000
+    assert settings.readiness_include == ("readinessState", "db")
+    assert not settings.probes_enabled
+    # Hikari refuses a connection-timeout under 250 ms and falls back to 30 s.
+    short = bind(load_environment({"SPRING_DATASOURCE_URL": URL,
+                                   "SPRING_DATASOURCE_HIKARI_CONNECTION_TIMEOUT": "100"}, cwd=tmp_path))
+    assert short.hikari_connection_timeout_ms == 30000
 
 
 def _write(path: Path, text: str) -> None:

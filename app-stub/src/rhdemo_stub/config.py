@@ -207,6 +207,15 @@ class AppSettings:
     server_address: str
     shutdown_grace_seconds: float
     profiles: tuple[str, ...]
+    hikari_connection_timeout_ms: int = 30000
+    probes_enabled: bool = True
+    liveness_include: tuple[str, ...] | None = None
+    readiness_include: tuple[str, ...] | None = None
+
+
+def _names(value: str) -> tuple[str, ...] | None:
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    return names or None
 
 
 def bind(environment: Environment) -> AppSettings:
@@ -239,4 +248,15 @@ def bind(environment: Environment) -> AppSettings:
         shutdown_grace_seconds=float(environment.get_str("spring.lifecycle.timeout-per-shutdown-phase", "30s")
                                      .rstrip("s") or 30),
         profiles=tuple(environment.profiles),
+        hikari_connection_timeout_ms=_connection_timeout(environment),
+        # Spring's default is off (outside Kubernetes); the stub's application.yml turns it on, as rhDemo does.
+        probes_enabled=environment.get_bool("management.endpoint.health.probes.enabled", False),
+        liveness_include=_names(environment.get_str("management.endpoint.health.group.liveness.include")),
+        readiness_include=_names(environment.get_str("management.endpoint.health.group.readiness.include")),
     )
+
+
+def _connection_timeout(environment: Environment) -> int:
+    """spring.datasource.hikari.connection-timeout in ms; Hikari raises anything under 250 ms to 30000."""
+    value = environment.get_int("spring.datasource.hikari.connection-timeout", 30000)
+    return value if value >= 250 else 30000

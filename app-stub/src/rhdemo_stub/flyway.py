@@ -22,7 +22,6 @@ import psycopg
 from psycopg import sql
 
 HISTORY_TABLE = "flyway_schema_history"
-FLYWAY_VERSION = "10.22.0"  # the chart's Flyway image; Flyway 10 calls itself "OSS Edition"
 BASELINE_TYPE = "BASELINE"
 _MIGRATION_NAME = re.compile(r"^V(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<description>.+)\.sql$")
 
@@ -387,11 +386,12 @@ def _migration_failure(migration: ResolvedMigration, exc: psycopg.Error) -> str:
 
 
 def describe(history: Sequence[AppliedMigration], resolved: Sequence[ResolvedMigration]) -> list[dict[str, Any]]:
-    """What /actuator/flyway lists: applied rows with their state, then pending local migrations."""
+    """What /actuator/flyway lists, in Flyway's order (by version; a local migration the baseline replaced
+    comes just before the baseline row). Spring's actuator JSON leaves out null fields."""
     baseline = _baseline_key(history)
     by_key = {m.key: m for m in resolved}
     max_resolved = max(by_key, default=None)
-    result: list[dict[str, Any]] = []
+    ordered: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for row in history:
         if row.type == BASELINE_TYPE:
             state = "BASELINE"
@@ -404,16 +404,22 @@ def describe(history: Sequence[AppliedMigration], resolved: Sequence[ResolvedMig
         else:
             state = "SUCCESS"
         installed_on = row.installed_on.isoformat(timespec="milliseconds") + "Z" if row.installed_on else None
-        result.append({"type": row.type, "checksum": row.checksum, "version": row.version,
-                       "description": row.description, "script": row.script, "state": state,
-                       "installedBy": row.installed_by, "installedOn": installed_on,
-                       "installedRank": row.installed_rank, "executionTime": row.execution_time})
-    done = {row.key for row in history if row.key is not None}
+        ordered.append(((row.key or (), 1, row.installed_rank), {
+            "type": row.type, "checksum": row.checksum, "version": row.version, "description": row.description,
+            "script": row.script, "state": state, "installedBy": row.installed_by, "installedOn": installed_on,
+            "installedRank": row.installed_rank, "executionTime": row.execution_time}))
+    done = {row.key for row in history if row.key is not None and row.type != BASELINE_TYPE}
     for migration in resolved:
         if migration.key in done:
             continue
-        state = "BELOW_BASELINE" if baseline is not None and migration.key <= baseline else "PENDING"
-        result.append({"type": "SQL", "checksum": migration.checksum, "version": migration.version,
-                       "description": migration.description, "script": migration.script, "state": state,
-                       "installedBy": None, "installedOn": None, "installedRank": None, "executionTime": None})
-    return result
+        if baseline is not None and migration.key < baseline:
+            state = "BELOW_BASELINE"
+        elif baseline is not None and migration.key == baseline:
+            state = "BASELINE_IGNORED"
+        else:
+            state = "PENDING"
+        ordered.append(((migration.key, 0, 0), {
+            "type": "SQL", "checksum": migration.checksum, "version": migration.version,
+            "description": migration.description, "script": migration.script, "state": state}))
+    ordered.sort(key=lambda item: item[0])
+    return [{k: v for k, v in entry.items() if v is not None} for _, entry in ordered]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -25,14 +26,26 @@ def abbreviate(logger: str, width: int = 39) -> str:
 def log(level: str, logger: str, message: str, thread: str = "main") -> None:
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     name = abbreviate(logger)[-40:]
-    line = f"{now} {level:>5} {os.getpid()} --- [{APP_NAME}] [{thread[-15:]:>15}] {name:<40} : {message}\n"
-    with _lock:
-        sys.stdout.write(line)
-        sys.stdout.flush()
+    _write(f"{now} {level:>5} {os.getpid()} --- [{APP_NAME}] [{thread[-15:]:>15}] {name:<40} : {message}\n")
 
 
 def raw(text: str) -> None:
     """Lines printed without the prefix: stack traces, the banner."""
-    with _lock:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _write(text if text.endswith("\n") else text + "\n")
+
+
+def _write(text: str) -> None:
+    # Whoever read the output may be gone (a closed pipe): the app still shuts down on SIGTERM.
+    with _lock, contextlib.suppress(OSError, ValueError):
+        sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def pg_connection(conn: object) -> str:
+    """How Hikari names a pgjdbc connection in its log lines."""
+    return f"org.postgresql.jdbc.PgConnection@{id(conn) & 0xFFFFFFF:x}"
+
+
+def current_thread() -> str:
+    """A Tomcat worker's name for lines logged while serving a request."""
+    return "nio-exec-1"

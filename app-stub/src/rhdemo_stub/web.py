@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,20 +14,31 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rhdemo_stub import flyway
+from rhdemo_stub import flyway, logs
 from rhdemo_stub.model import TABLE, Model
+from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool, pgjdbc_exception, pgjdbc_sqlstate
 
 _MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_PAGE_SIZE = 2000
 _REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
             500: "Internal Server Error", 503: "Service Unavailable"}
-HEALTH_TIMEOUT_SECONDS = 1.0  # under a kubelet probe's default 1 s timeout budget
+ACTUATOR_JSON = "application/vnd.spring-boot.actuator.v3+json"
+SLOW_INDICATOR_SECONDS = 10.0   # management.endpoint.health.logging.slow-indicator-threshold
+_DATASOURCE_INDICATOR = "org.springframework.boot.actuate.jdbc.DataSourceHealthIndicator"
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """The actuator knobs that change what a probe observes."""
+
+    probes_enabled: bool = True                       # management.endpoint.health.probes.enabled
+    liveness_include: tuple[str, ...] | None = None   # management.endpoint.health.group.liveness.include
+    readiness_include: tuple[str, ...] | None = None  # management.endpoint.health.group.readiness.include
 
 
 @dataclass
@@ -35,12 +46,27 @@ class AppState:
     """What both servers share."""
 
     model: Model
-    pool: AsyncConnectionPool
+    pool: HikariPool
     app_name: str
     flyway_enabled: bool
     resolved: Sequence[flyway.ResolvedMigration]
+    health: HealthSettings = field(default_factory=HealthSettings)
     ready: bool = False          # readinessState: ACCEPTING_TRAFFIC once started, REFUSING on shutdown
     extra_info: dict[str, Any] = field(default_factory=dict)
+    servlets_initialized: set[str] = field(default_factory=set)
+
+    def first_request(self, servlet: str, context: str) -> None:
+        """Spring initializes each DispatcherServlet lazily, on the first request it serves."""
+        if servlet in self.servlets_initialized:
+            return
+        self.servlets_initialized.add(servlet)
+        thread = logs.current_thread()
+        logs.log("INFO", f"o.a.c.c.C.[{context}].[localhost].[/]", f"Initializing Spring DispatcherServlet '{servlet}'",
+                 thread)
+        logs.log("INFO", "org.springframework.web.servlet.DispatcherServlet", f"Initializing Servlet '{servlet}'",
+                 thread)
+        logs.log("INFO", "org.springframework.web.servlet.DispatcherServlet", "Completed initialization in 1 ms",
+                 thread)
 
 
 def error(request: Request, status: int, message: str) -> JSONResponse:
@@ -60,9 +86,11 @@ def _employe_json(row: dict[str, Any], model: Model) -> dict[str, Any]:
 
 
 def _parse_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise BadRequest(f"Failed to convert 'id' with value: '{raw}'")
-    return int(raw)
+    """A Long path variable: Long.parseLong's rules and Spring's type-mismatch message."""
+    if re.fullmatch(r"[+-]?\d+", raw) and -(2**63) <= int(raw) < 2**63:
+        return int(raw)
+    raise BadRequest(f"Method parameter 'id': Failed to convert value of type 'java.lang.String' to required type "
+                     f"'java.lang.Long'; For input string: \"{raw}\"")
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -102,6 +130,8 @@ def _payload(body: Any, model: Model) -> dict[str, Any]:
                 problems.append(f"{column.name}: must not be blank")
             values[column.name] = None
             continue
+        if isinstance(value, (bool, int, float)):
+            value = str(value).lower() if isinstance(value, bool) else str(value)  # Jackson coerces scalars
         if not isinstance(value, str):
             problems.append(f"{column.name}: must be a string")
             continue
@@ -112,8 +142,8 @@ def _payload(body: Any, model: Model) -> dict[str, Any]:
             problems.append("mail: must be a well-formed email address")
             continue
         values[column.name] = value
-    if problems:
-        raise BadRequest("Validation failed: " + "; ".join(problems))
+    if problems:  # MethodArgumentNotValidException on the @Valid request body
+        raise BadRequest(f"Validation failed for object='employe'. Error count: {len(problems)}")
     return values
 
 
@@ -122,6 +152,27 @@ async def _json_body(request: Request) -> Any:
         return await request.json()
     except ValueError:
         raise BadRequest("Malformed JSON request body") from None
+
+
+def _log_transaction_failure(exc: Exception, address: str) -> None:
+    """What Hibernate and Tomcat log when a request finds no connection: the SQL state, the pool's
+    message, the server's, then the servlet failure with its root cause."""
+    thread = logs.current_thread()
+    cause = exc.cause if isinstance(exc, ConnectionNotAvailable) else exc
+    lines = pgjdbc_exception(cause, address)
+    sqlstate = pgjdbc_sqlstate(cause) if isinstance(cause, psycopg.Error) else "08001"
+    helper = "org.hibernate.engine.jdbc.spi.SqlExceptionHelper"
+    logs.log("WARN", helper, f"SQL Error: 0, SQLState: {sqlstate}", thread)
+    if isinstance(exc, ConnectionNotAvailable):
+        logs.log("ERROR", helper, str(exc), thread)
+    if lines:
+        logs.log("ERROR", helper, lines[0].split(": ", 1)[1], thread)
+    logs.log("ERROR", "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
+             "Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception [Request "
+             "processing failed: org.springframework.transaction.CannotCreateTransactionException: Could not open "
+             "JPA EntityManager for transaction] with root cause", thread)
+    if lines:
+        logs.raw(f"\n{lines[-1]}\n\tat java.base/sun.nio.ch.Net.pollConnect(Native Method)\n")
 
 
 def api_app(state: AppState) -> Starlette:
@@ -137,8 +188,10 @@ def api_app(state: AppState) -> Starlette:
                 return error(request, 400, str(exc))
             except psycopg.errors.UniqueViolation:
                 return error(request, 409, "An employe with this mail already exists")
-            except (psycopg.OperationalError, TimeoutError) as exc:
-                return error(request, 503, f"Database unavailable: {type(exc).__name__}")
+            except (psycopg.OperationalError, ConnectionNotAvailable) as exc:
+                # Spring's transaction manager cannot get a connection within the pool's timeout.
+                _log_transaction_failure(exc, state.pool.address)
+                return error(request, 500, "Could not open JPA EntityManager for transaction")
         return endpoint
 
     async def list_employes(request: Request) -> Response:
@@ -206,14 +259,17 @@ def api_app(state: AppState) -> Starlette:
         return Response(status_code=204)
 
     async def collection(request: Request) -> Response:
+        state.first_request("dispatcherServlet", "Tomcat")
         handler = list_employes if request.method == "GET" else create_employe
         return await guarded(handler)(request)
 
     async def item(request: Request) -> Response:
+        state.first_request("dispatcherServlet", "Tomcat")
         handler = {"GET": get_employe, "PUT": update_employe, "DELETE": delete_employe}[request.method]
         return await guarded(handler)(request)
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        state.first_request("dispatcherServlet", "Tomcat")
         return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
@@ -235,20 +291,53 @@ def _aggregate(statuses: Sequence[str]) -> str:
 def _health_response(body: dict[str, Any]) -> JSONResponse:
     status = body["status"]
     code = 503 if status in ("DOWN", "OUT_OF_SERVICE") else 200
-    return JSONResponse(body, status_code=code, media_type="application/vnd.spring-boot.actuator.v3+json")
+    return JSONResponse(body, status_code=code, media_type=ACTUATOR_JSON)
 
 
 def management_app(state: AppState) -> Starlette:
+    health_settings = state.health
+
     async def db_component() -> dict[str, Any]:
+        """Spring's DataSourceHealthIndicator: borrow a connection (waiting up to the pool's
+        connection-timeout), isValid(), give it back."""
+        started = time.monotonic()
+        details = {"database": "PostgreSQL", "validationQuery": "isValid()"}
         try:
-            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
-                async with state.pool.connection(timeout=HEALTH_TIMEOUT_SECONDS) as conn:
+            async with state.pool.connection() as conn:
+                try:
                     await conn.execute("SELECT 1")
-            return {"status": "UP", "details": {"database": "PostgreSQL", "validationQuery": "isValid()"}}
-        except (psycopg.Error, TimeoutError, Exception) as exc:  # any failure to get a connection is DOWN
-            return {"status": "DOWN", "details": {
-                "error": "org.springframework.jdbc.CannotGetJdbcConnectionException: "
-                         f"Failed to obtain JDBC Connection ({type(exc).__name__})"}}
+                    component = {"status": "UP", "details": details}
+                except psycopg.OperationalError:
+                    # A connection lent without validation (used < 500 ms ago) that the server has closed:
+                    # isValid() is false, and Hikari evicts it.
+                    thread = logs.current_thread()
+                    logs.log("WARN", "com.zaxxer.hikari.pool.ProxyConnection",
+                             f"HikariPool-1 - Connection {logs.pg_connection(conn)} marked as broken because of "
+                             "SQLSTATE(08003), ErrorCode(0)", thread)
+                    logs.raw("\norg.postgresql.util.PSQLException: This connection has been closed.\n"
+                             "\tat org.postgresql.jdbc.PgConnection.checkClosed(PgConnection.java:1007)\n")
+                    component = {"status": "DOWN", "details": details}
+        except (ConnectionNotAvailable, psycopg.Error) as exc:
+            thread = logs.current_thread()
+            logs.log("WARN", "o.s.boot.actuate.jdbc.DataSourceHealthIndicator", "DataSource health check failed", thread)
+            chain = ["org.springframework.jdbc.CannotGetJdbcConnectionException: Failed to obtain JDBC Connection",
+                     "\tat org.springframework.jdbc.datasource.DataSourceUtils.getConnection(DataSourceUtils.java:84)"]
+            if isinstance(exc, ConnectionNotAvailable):
+                chain += [f"Caused by: java.sql.SQLTransientConnectionException: {exc}", "\t... 61 common frames omitted"]
+                causes = pgjdbc_exception(exc.cause, state.pool.address)
+            else:
+                causes = pgjdbc_exception(exc, state.pool.address)
+            for cause in causes:
+                chain += [f"Caused by: {cause}", "\t... 1 common frames omitted"]
+            logs.raw("\n" + "\n".join(chain) + "\n")
+            component = {"status": "DOWN", "details": {
+                "error": "org.springframework.jdbc.CannotGetJdbcConnectionException: Failed to obtain JDBC Connection"}}
+        took = time.monotonic() - started
+        if took > SLOW_INDICATOR_SECONDS:
+            logs.log("WARN", "o.s.boot.actuate.health.HealthEndpointSupport",
+                     f"Health contributor {_DATASOURCE_INDICATOR} (db) took {int(took * 1000)}ms to respond",
+                     logs.current_thread())
+        return component
 
     def disk_component() -> dict[str, Any]:
         path = Path.cwd()
@@ -261,30 +350,64 @@ def management_app(state: AppState) -> Starlette:
     def readiness_component() -> dict[str, Any]:
         return {"status": "UP" if state.ready else "OUT_OF_SERVICE"}
 
+    async def component(name: str) -> dict[str, Any] | None:
+        if name == "db":
+            return await db_component()
+        if name == "diskSpace":
+            return disk_component()
+        if name == "ping":
+            return {"status": "UP"}
+        if name == "ssl":  # no SSL bundle configured: nothing to check
+            return {"status": "UP", "details": {"validChains": [], "invalidChains": []}}
+        if name == "livenessState" and health_settings.probes_enabled:
+            return {"status": "UP"}
+        if name == "readinessState" and health_settings.probes_enabled:
+            return readiness_component()
+        return None
+
+    all_components = ("db", "diskSpace", "livenessState", "ping", "readinessState", "ssl")
+
     async def health(request: Request) -> Response:
-        components = {"db": await db_component(), "diskSpace": disk_component(),
-                      "livenessState": {"status": "UP"}, "ping": {"status": "UP"},
-                      "readinessState": readiness_component()}
-        return _health_response({"status": _aggregate([c["status"] for c in components.values()]),
-                                 "components": components, "groups": ["liveness", "readiness"]})
+        state.first_request("dispatcherServletRegistration", "Tomcat-1")
+        components = {}
+        for name in all_components:
+            value = await component(name)
+            if value is not None:
+                components[name] = value
+        body: dict[str, Any] = {"status": _aggregate([c["status"] for c in components.values()])}
+        if health_settings.probes_enabled:
+            body["groups"] = ["liveness", "readiness"]
+        body["components"] = components
+        return _health_response(body)
 
-    async def liveness(request: Request) -> Response:
-        components = {"livenessState": {"status": "UP"}}
-        return _health_response({"status": "UP", "components": components})
+    def group(default: str, include: tuple[str, ...] | None) -> Callable[[Request], Any]:
+        """A probe group: only its default state indicator unless `include` is configured; a configured
+        group shows its components (with the endpoint's show-details), the built-in one only its status."""
+        async def endpoint(request: Request) -> Response:
+            state.first_request("dispatcherServletRegistration", "Tomcat-1")
+            if not health_settings.probes_enabled:
+                return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
+            names = include if include is not None else (default,)
+            components = {}
+            for name in names:
+                value = await component(name)
+                if value is not None:
+                    components[name] = value
+            body: dict[str, Any] = {"status": _aggregate([c["status"] for c in components.values()])}
+            if include is not None:
+                body["components"] = components
+            return _health_response(body)
+        return endpoint
 
-    async def readiness(request: Request) -> Response:
-        # management.endpoint.health.group.readiness.include=readinessState,db
-        components = {"db": await db_component(), "readinessState": readiness_component()}
-        return _health_response({"status": _aggregate([c["status"] for c in components.values()]),
-                                 "components": components})
-
-    async def db(request: Request) -> Response:
-        return _health_response(await db_component())
-
-    async def ping(request: Request) -> Response:
-        return _health_response({"status": "UP"})
+    async def one_component(request: Request) -> Response:
+        state.first_request("dispatcherServletRegistration", "Tomcat-1")
+        value = await component(request.path_params["name"])
+        if value is None:
+            return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
+        return _health_response(value)
 
     async def info(request: Request) -> Response:
+        state.first_request("dispatcherServletRegistration", "Tomcat-1")
         return JSONResponse({
             "app": {"name": state.app_name, "version": state.model.release},
             "build": {"artifact": "rhdemo", "name": state.app_name, "version": state.model.release},
@@ -292,38 +415,40 @@ def management_app(state: AppState) -> Starlette:
                       "columns": [c.name for c in state.model.columns],
                       "migrations": list(state.model.migrations)},
             **state.extra_info,
-        }, media_type="application/vnd.spring-boot.actuator.v3+json")
+        }, media_type=ACTUATOR_JSON)
 
     async def flyway_endpoint(request: Request) -> Response:
+        state.first_request("dispatcherServletRegistration", "Tomcat-1")
         if not state.flyway_enabled:
             return error(request, 404, "No static resource actuator/flyway.")
         try:
-            async with state.pool.connection(timeout=HEALTH_TIMEOUT_SECONDS) as conn:
+            async with state.pool.connection() as conn:
                 migrations = await _flyway_info(conn, state.resolved)
-        except (psycopg.Error, TimeoutError) as exc:
-            return error(request, 503, f"Database unavailable: {type(exc).__name__}")
+        except (psycopg.Error, ConnectionNotAvailable):
+            return error(request, 500, "Failed to obtain JDBC Connection")
         return JSONResponse({"contexts": {state.app_name: {"flywayBeans": {"flyway": {"migrations": migrations}}}}},
-                            media_type="application/vnd.spring-boot.actuator.v3+json")
+                            media_type=ACTUATOR_JSON)
 
     async def links(request: Request) -> Response:
+        state.first_request("dispatcherServletRegistration", "Tomcat-1")
         base = f"{request.url.scheme}://{request.url.netloc}/actuator"
         names = ["health", "health-path", "info"] + (["flyway"] if state.flyway_enabled else [])
         body = {"_links": {"self": {"href": base, "templated": False}}}
         for name in names:
             href = f"{base}/health/{{*path}}" if name == "health-path" else f"{base}/{name}"
             body["_links"][name] = {"href": href, "templated": name == "health-path"}
-        return JSONResponse(body)
+        return JSONResponse(body, media_type=ACTUATOR_JSON)
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        state.first_request("dispatcherServletRegistration", "Tomcat-1")
         return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
 
     return Starlette(routes=[
         Route("/actuator", links),
         Route("/actuator/health", health),
-        Route("/actuator/health/liveness", liveness),
-        Route("/actuator/health/readiness", readiness),
-        Route("/actuator/health/db", db),
-        Route("/actuator/health/ping", ping),
+        Route("/actuator/health/liveness", group("livenessState", health_settings.liveness_include)),
+        Route("/actuator/health/readiness", group("readinessState", health_settings.readiness_include)),
+        Route("/actuator/health/{name}", one_component),
         Route("/actuator/info", info),
         Route("/actuator/flyway", flyway_endpoint),
     ], exception_handlers={404: not_found})

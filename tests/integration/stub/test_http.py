@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from tests.integration.stub.conftest import Stub, StubRunner
+from tests.integration.stub.conftest import Stub, StubRunner, stub_command
 from tests.pgserver import PgServer
 
 pytestmark = pytest.mark.integration
@@ -58,12 +61,17 @@ def test_paging_and_sorting(stub: Stub, http: httpx.Client) -> None:
     assert default["page"]["size"] == 20 and len(default["content"]) == 5
 
 
+# Spring's MethodArgumentNotValidException text (what the reference app answers, see tests/conformance).
+_INVALID = "Validation failed for object='employe'. Error count: 1"
+
+
 @pytest.mark.parametrize("payload, fragment", [
-    ({"nom": "A", "mail": "a@rhdemo.fr"}, "prenom: must not be blank"),
-    ({"prenom": "A", "nom": "B", "mail": "not-a-mail"}, "mail: must be a well-formed email address"),
-    ({"prenom": "A" * 251, "nom": "B", "mail": "a@rhdemo.fr"}, "prenom: size must be between 0 and 250"),
-    ({"prenom": "A", "nom": "B", "mail": "a@rhdemo.fr", "telephone": "0" * 21}, "telephone: size must be between 0 and 20"),
-    ({"prenom": 1, "nom": "B", "mail": "a@rhdemo.fr"}, "prenom: must be a string"),
+    ({"nom": "A", "mail": "a@rhdemo.fr"}, _INVALID),
+    ({"prenom": "A", "nom": "B", "mail": "not-a-mail"}, _INVALID),
+    ({"prenom": "A" * 251, "nom": "B", "mail": "a@rhdemo.fr"}, _INVALID),
+    ({"prenom": "A", "nom": "B", "mail": "a@rhdemo.fr", "telephone": "0" * 21}, _INVALID),
+    ({"prenom": ["A"], "nom": "B", "mail": "a@rhdemo.fr"}, _INVALID),
+    ({"nom": "", "mail": "not-a-mail"}, "Validation failed for object='employe'. Error count: 3"),
     (["not", "an", "object"], "Request body must be a JSON object"),
 ])
 def test_invalid_bodies_are_400_with_a_clear_message(stub: Stub, http: httpx.Client, payload: object,
@@ -75,7 +83,8 @@ def test_invalid_bodies_are_400_with_a_clear_message(stub: Stub, http: httpx.Cli
 
 
 @pytest.mark.parametrize("path, params, fragment", [
-    ("/api/employes/abc", {}, "Failed to convert 'id' with value: 'abc'"),
+    ("/api/employes/abc", {}, "Method parameter 'id': Failed to convert value of type 'java.lang.String' to "
+                              "required type 'java.lang.Long'; For input string: \"abc\""),
     ("/api/employes", {"page": "-1"}, "Page index must not be less than zero"),
     ("/api/employes", {"size": "0"}, "Page size must be between 1 and 2000"),
     ("/api/employes", {"page": "x"}, "Parameter 'page' must be an integer"),
@@ -119,10 +128,10 @@ def test_health_shapes(stub: Stub, http: httpx.Client) -> None:
                                                                      "validationQuery": "isValid()"}}
     assert body["components"]["ping"] == {"status": "UP"}
     assert {"livenessState", "readinessState", "diskSpace"} <= set(body["components"])
-    assert http.get(f"{stub.management}/actuator/health/liveness").json() == {
-        "status": "UP", "components": {"livenessState": {"status": "UP"}}}
-    readiness = http.get(f"{stub.management}/actuator/health/readiness").json()
-    assert readiness["status"] == "UP" and set(readiness["components"]) == {"db", "readinessState"}
+    # Spring's probe groups: their state indicator only, and no components in the body.
+    assert http.get(f"{stub.management}/actuator/health/liveness").json() == {"status": "UP"}
+    assert http.get(f"{stub.management}/actuator/health/readiness").json() == {"status": "UP"}
+    assert health.headers["content-type"] == "application/vnd.spring-boot.actuator.v3+json"
     assert http.get(f"{stub.management}/actuator/health/db").json()["details"]["database"] == "PostgreSQL"
     assert http.get(f"{stub.management}/actuator/health/ping").json() == {"status": "UP"}
     # The actuator lives on the management port only.
@@ -140,33 +149,82 @@ def test_info_and_flyway(stub: Stub, http: httpx.Client) -> None:
     assert all(isinstance(m["checksum"], int) and m["installedRank"] for m in migrations)
 
 
-def test_health_is_503_when_the_database_is_down(stub: Stub, http: httpx.Client, pg_server: PgServer,
-                                                 pg_database: dict[str, str]) -> None:
+def _lock_out(pg_server: PgServer, pg_database: dict[str, str], login: bool) -> None:
     user = psycopg.sql.Identifier(pg_database["user"])
-    with pg_server.admin() as conn:  # the database becomes unreachable for the app's role
-        conn.execute(psycopg.sql.SQL("ALTER ROLE {} NOLOGIN").format(user))
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
-                     (pg_database["user"],))
+    with pg_server.admin() as conn:
+        conn.execute(psycopg.sql.SQL("ALTER ROLE {} {}").format(user, psycopg.sql.SQL("LOGIN" if login else "NOLOGIN")))
+        if not login:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                         (pg_database["user"],))
+
+
+def test_health_is_503_after_the_pool_timeout_when_the_database_is_down(
+        stubs: StubRunner, http: httpx.Client, pg_server: PgServer, pg_database: dict[str, str]) -> None:
+    stub = stubs.run_started(SPRING_DATASOURCE_HIKARI_CONNECTION_TIMEOUT="1500")
+    _lock_out(pg_server, pg_database, login=False)
     try:
+        started = time.monotonic()
         health = http.get(f"{stub.management}/actuator/health")
+        assert time.monotonic() - started >= 1.4  # Hikari waits its connection-timeout before giving up
         assert health.status_code == 503
-        assert health.json()["status"] == "DOWN"
-        assert health.json()["components"]["db"]["status"] == "DOWN"
-        assert http.get(f"{stub.management}/actuator/health/readiness").status_code == 503
+        assert health.json()["components"]["db"] == {"status": "DOWN", "details": {
+            "error": "org.springframework.jdbc.CannotGetJdbcConnectionException: Failed to obtain JDBC Connection"}}
         assert http.get(f"{stub.management}/actuator/health/db").status_code == 503
+        # Spring's default readiness group is readinessState only: the database does not make the pod unready.
+        assert http.get(f"{stub.management}/actuator/health/readiness").status_code == 200
         assert http.get(f"{stub.management}/actuator/health/liveness").status_code == 200
+        assert "request timed out after" in stub.output
+        assert f'FATAL: role "{pg_database["user"]}" is not permitted to log in' in stub.output
     finally:
-        with pg_server.admin() as conn:
-            conn.execute(psycopg.sql.SQL("ALTER ROLE {} LOGIN").format(user))
-    deadline = time.monotonic() + 15  # and it recovers by itself
+        _lock_out(pg_server, pg_database, login=True)
+    deadline = time.monotonic() + 2  # and it is back at once (no growing back-off)
     while http.get(f"{stub.management}/actuator/health").status_code != 200:
         assert time.monotonic() < deadline, "health did not come back UP"
-        time.sleep(0.2)
+        time.sleep(0.1)
+
+
+def test_readiness_includes_db_when_configured(stubs: StubRunner, http: httpx.Client, pg_server: PgServer,
+                                               pg_database: dict[str, str]) -> None:
+    stub = stubs.run_started(MANAGEMENT_ENDPOINT_HEALTH_GROUP_READINESS_INCLUDE="readinessState,db",
+                             SPRING_DATASOURCE_HIKARI_CONNECTION_TIMEOUT="1000")
+    readiness = http.get(f"{stub.management}/actuator/health/readiness")
+    assert readiness.status_code == 200
+    assert set(readiness.json()["components"]) == {"db", "readinessState"}  # a configured group shows them
+    _lock_out(pg_server, pg_database, login=False)
+    try:
+        assert http.get(f"{stub.management}/actuator/health/readiness").status_code == 503
+    finally:
+        _lock_out(pg_server, pg_database, login=True)
+
+
+def test_probes_disabled_means_no_groups(stubs: StubRunner, http: httpx.Client) -> None:
+    stub = stubs.run_started(MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED="false")
+    body = http.get(f"{stub.management}/actuator/health").json()
+    assert "groups" not in body and "readinessState" not in body["components"]
+    assert http.get(f"{stub.management}/actuator/health/readiness").status_code == 404
 
 
 def test_sigterm_is_a_graceful_shutdown(stub: Stub, pg_database: dict[str, str]) -> None:
-    assert stub.stop() == 0
+    assert stub.stop() == 143  # like the JVM: 128 + SIGTERM
     assert pg_database["password"] not in stub.output
     assert "Commencing graceful shutdown" in stub.output
     assert "Graceful shutdown complete" in stub.output
     assert "HikariPool-1 - Shutdown completed." in stub.output
+
+
+def test_sigterm_stops_the_stub_even_when_nobody_reads_its_output(stubs: StubRunner, tmp_path: Path) -> None:
+    """A reader that went away (a closed pipe) must not keep the stub from shutting down."""
+    proc = subprocess.Popen(stub_command(), env=stubs.env(), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Started RhdemoApplication" in line:
+                break
+        proc.stdout.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

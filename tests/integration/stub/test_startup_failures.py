@@ -18,22 +18,29 @@ def _connect(pg_server: PgServer, database: dict[str, str]) -> psycopg.Connectio
 
 
 def test_wrong_password_fails_with_the_servers_own_message(stubs: StubRunner, pg_database: dict[str, str]) -> None:
+    """Flyway asks first: its FlywaySqlException, under the entityManagerFactory bean that depends on it."""
     stub = stubs.run_failing(SPRING_DATASOURCE_PASSWORD="not-the-password")
     user = pg_database["user"]
-    assert "HikariPool-1 - Exception during pool initialization." in stub.output
-    assert f'Caused by: org.postgresql.util.PSQLException: FATAL:  password authentication failed for user "{user}"' \
+    # pgjdbc's rendering of the server's message: one space after FATAL (libpq prints two).
+    assert f'Caused by: org.postgresql.util.PSQLException: FATAL: password authentication failed for user "{user}"' \
         in stub.output
-    # pgjdbc's rendering of the same server message, as in the real app's log and reference-behaviours.md
-    assert f'org.postgresql.util.PSQLException: FATAL: password authentication failed for user "{user}"' \
+    assert ("Caused by: org.flywaydb.core.internal.exception.FlywaySqlException: Unable to obtain connection from "
+            f'database: FATAL: password authentication failed for user "{user}"') in stub.output
+    assert "SQL State  : 28P01\nError Code : 0\n" in stub.output
+    assert "Failed to initialize dependency 'flywayInitializer' of LoadTimeWeaverAware bean 'entityManagerFactory'" \
         in stub.output
+    assert "Exception during pool initialization" not in stub.output
     assert "Application run failed" in stub.output
     assert "not-the-password" not in stub.output
 
 
-def test_wrong_password_without_flyway_fails_the_same_way(stubs: StubRunner, pg_database: dict[str, str]) -> None:
+def test_wrong_password_without_flyway_is_hibernates_dialect_failure(stubs: StubRunner,
+                                                                     pg_database: dict[str, str]) -> None:
     stub = stubs.run_failing(SPRING_DATASOURCE_PASSWORD="wrong", SPRING_FLYWAY_ENABLED="false")
-    assert f'password authentication failed for user "{pg_database["user"]}"' in stub.output
-    assert "entityManagerFactory" in stub.output
+    assert "SQL Error: 0, SQLState: 28P01" in stub.output
+    assert f'FATAL: password authentication failed for user "{pg_database["user"]}"' in stub.output
+    assert "Caused by: org.hibernate.HibernateException: Unable to determine Dialect without JDBC metadata" \
+        in stub.output
 
 
 def test_unreachable_server_is_pgjdbcs_connection_refused(stubs: StubRunner) -> None:
