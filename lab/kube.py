@@ -165,6 +165,8 @@ def workloads_in_manifest(manifest: str) -> list[Workload]:
 
 
 def pod_problem(pod: Any) -> str | None:
+    if pod.metadata.deletion_timestamp:  # going away as asked: a SIGTERM exit (143) is no crash
+        return None
     statuses = list(pod.status.init_container_statuses or []) + list(pod.status.container_statuses or [])
     for status in statuses:
         state = status.state

@@ -96,3 +96,19 @@ def test_a_login_check_sends_the_password_on_stdin_and_masks_it_in_the_reason() 
     assert argv[:10] == ["kubectl", "--context", "kind-x", "-n", "ns", "exec", "-i", "postgresql-rhdemo-0", "-c",
                          "postgresql"]
     assert argv[-3:] == ["sh", "rhdemo", "rhdemo"]
+
+
+def test_a_pod_shutting_down_is_no_crash() -> None:
+    """Spring Boot (and now the stub) exits 143 on the SIGTERM of a rollout: a pod being deleted that
+    ends that way is going away as asked, not failing. The same exit in a pod nobody deletes is a problem."""
+    terminated = NS(running=None, waiting=None, terminated=NS(exit_code=143, reason="Error"))
+    status = NS(name="rhdemo-app", ready=False, restart_count=0, state=terminated, last_state=None)
+
+    def pod(deleted: str | None) -> NS:
+        return NS(metadata=NS(name="rhdemo-app-old", uid="u2", labels={"app": "rhdemo-app"}, deletion_timestamp=deleted,
+                              owner_references=[NS(name="rhdemo-app-7d9f")], creation_timestamp="2026-12-02 07:00:00"),
+                  spec=NS(containers=[NS(name="rhdemo-app")]),
+                  status=NS(phase="Running", container_statuses=[status], init_container_statuses=None, conditions=None))
+
+    assert to_pod_state(pod("2026-12-02T07:05:00Z")).problem is None
+    assert to_pod_state(pod(None)).problem == "rhdemo-app: exited 143 (Error)"
