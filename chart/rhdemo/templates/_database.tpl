@@ -10,6 +10,9 @@ its wait-for-db / wait-for-schema initContainers all connect to it.
 */}}
 {{- define "rhdemo.app.databaseInstance" -}}postgresql-rhdemo{{- end -}}
 
+{{/* The instance Keycloak uses (rendered only with keycloak.enabled). */}}
+{{- define "rhdemo.keycloak.databaseInstance" -}}postgresql-keycloak{{- end -}}
+
 {{/* "true" when the PostgreSQL instance is rendered (postgresql-keycloak only serves Keycloak). Usage: (dict "root" $ "name" ...) */}}
 {{- define "rhdemo.postgresql.enabled" -}}
 {{- $pg := index .root.Values .name -}}

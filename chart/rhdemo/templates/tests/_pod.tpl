@@ -13,7 +13,7 @@ metadata:
   name: {{ include "rhdemo.tests.podName" (dict "root" $root "check" $check) }}
   namespace: {{ include "rhdemo.namespace" $root }}
   labels:
-    {{- include "rhdemo.jobLabels" (dict "root" $root "app" "rhdemo-app-test" "component" "smoke-test") | nindent 4 }}
+    {{- include "rhdemo.jobLabels" (dict "root" $root "app" (printf "%s-test" (include "rhdemo.app.fullname" $root)) "component" "smoke-test") | nindent 4 }}
   annotations:
     "helm.sh/hook": test
     # Kept after success so `helm test --logs` can read them; replaced by the next `helm test`.
