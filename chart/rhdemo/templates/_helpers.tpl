@@ -1,10 +1,47 @@
 {{/*
-Shared helpers of the rhdemo chart (Bitnami style: images, labels, secrets, hook phases).
+Shared helpers of the rhdemo chart (Bitnami style): namespace, object names, labels, images.
+Secrets are in _secrets.tpl, database connections in _database.tpl, value checks in _validations.tpl.
 */}}
 
 {{/* Namespace of every object (the seed's global.namespace). */}}
 {{- define "rhdemo.namespace" -}}
 {{- .Values.global.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+Object names. They are the seed's fixed names (not prefixed by the release: the analysis, the scenarios
+and the lab refer to them), each derived here once.
+*/}}
+{{- define "rhdemo.app.fullname" -}}rhdemo-app{{- end -}}
+{{- define "rhdemo.app.configMapName" -}}{{ include "rhdemo.app.fullname" . }}-config{{- end -}}
+{{- define "rhdemo.keycloak.fullname" -}}keycloak{{- end -}}
+
+{{/* The `<instance>-init` ConfigMap of a PostgreSQL instance. Usage: include "rhdemo.postgresql.initConfigMapName" "postgresql-rhdemo" */}}
+{{- define "rhdemo.postgresql.initConfigMapName" -}}{{ . }}-init{{- end -}}
+
+{{/* Solution 1 Job of an instance, one per revision. Usage: include "rhdemo.passwordSync.jobName" (dict "root" $ "name" "postgresql-rhdemo") */}}
+{{- define "rhdemo.passwordSync.jobName" -}}
+{{- printf "%s-password-sync-%d" .name (int .root.Release.Revision) -}}
+{{- end -}}
+
+{{/* What the migration objects of migrations.mode are called: schema-migration (sql-job), flyway-migration (flyway-job). */}}
+{{- define "rhdemo.migrations.component" -}}
+{{- ternary "schema-migration" "flyway-migration" (eq .Values.migrations.mode "sql-job") -}}
+{{- end -}}
+
+{{/* Migration Job, one per revision: schema-migration-<rev> / flyway-migration-<rev>. */}}
+{{- define "rhdemo.migrations.jobName" -}}
+{{- printf "%s-%d" (include "rhdemo.migrations.component" .) (int .Release.Revision) -}}
+{{- end -}}
+
+{{/* ConfigMap of migrations.files: schema-migrations / flyway-migrations. */}}
+{{- define "rhdemo.migrations.configMapName" -}}
+{{- include "rhdemo.migrations.component" . -}}s
+{{- end -}}
+
+{{/* A `helm test` pod. Usage: include "rhdemo.tests.podName" (dict "root" $ "check" "health") */}}
+{{- define "rhdemo.tests.podName" -}}
+{{- printf "%s-test-%s" (include "rhdemo.app.fullname" .root) .check -}}
 {{- end -}}
 
 {{/*
@@ -34,6 +71,16 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/*
+Labels of Jobs, their pods, their ConfigMaps and the test pods: the common labels plus the short
+`component` label the scenarios select their pods by (e.g. component=schema-migration).
+Usage: include "rhdemo.jobLabels" (dict "root" $ "app" "rhdemo" "component" "schema-migration")
+*/}}
+{{- define "rhdemo.jobLabels" -}}
+{{ include "rhdemo.labels" . }}
+component: {{ .component }}
+{{- end -}}
+
 {{/* Selector labels (immutable on Deployments and StatefulSets). */}}
 {{- define "rhdemo.selectorLabels" -}}
 app: {{ .app }}
@@ -47,91 +94,6 @@ imagePullSecrets:
 {{- end -}}
 {{- end -}}
 
-{{/*
-The value a chart-managed Secret key must hold, resolved once per render:
-  1. the value given in values (a rotation through Helm);
-  2. else the live Secret's value (lookup), so `helm upgrade` after a `kubectl apply` of the Secret
-     keeps the rotated value instead of reverting it (Helm 3 three-way merge) or conflicting with
-     kubectl's field manager (Helm 4 server-side apply);
-  3. else a random value (first install).
-Memoised in .Values so the Secret and the pods' checksum see the same generated value.
-Usage: include "rhdemo.secretValue" (dict "root" $ "secret" "name" "key" "password" "given" .Values...)
-*/}}
-{{- define "rhdemo.secretValue" -}}
-{{- if not (hasKey .root.Values "__rhdemoResolvedSecrets") -}}
-{{- $_ := set .root.Values "__rhdemoResolvedSecrets" (dict) -}}
-{{- end -}}
-{{- $cache := index .root.Values "__rhdemoResolvedSecrets" -}}
-{{- $cacheKey := printf "%s/%s" .secret .key -}}
-{{- if not (hasKey $cache $cacheKey) -}}
-{{- $value := toString (.given | default "") -}}
-{{- if not $value -}}
-{{- $live := lookup "v1" "Secret" (include "rhdemo.namespace" .root) .secret -}}
-{{- if and $live $live.data (hasKey $live.data .key) -}}
-{{- $value = index $live.data .key | b64dec -}}
-{{- else -}}
-{{- $value = randAlphaNum 24 -}}
-{{- end -}}
-{{- end -}}
-{{- $_ := set $cache $cacheKey $value -}}
-{{- end -}}
-{{- index $cache $cacheKey -}}
-{{- end -}}
-
-{{/*
-Checksum of what a pod reads from a Secret key, so the pod template changes (and the pods roll)
-when the value changes, also when the Secret was changed outside Helm. For a chart-managed Secret
-it is the resolved value; for an external Secret (create: false) the live one (lookup).
-Usage: include "rhdemo.secretChecksum" (dict "root" $ "secret" "n" "key" "k" "create" true "given" "")
-*/}}
-{{- define "rhdemo.secretChecksum" -}}
-{{- if .create -}}
-{{- include "rhdemo.secretValue" . | sha256sum -}}
-{{- else -}}
-{{- $live := lookup "v1" "Secret" (include "rhdemo.namespace" .root) .secret -}}
-{{- $data := dict -}}
-{{- if and $live $live.data -}}{{- $data = $live.data -}}{{- end -}}
-{{- index $data .key | default "" | b64dec | sha256sum -}}
-{{- end -}}
-{{- end -}}
-
-{{/* Hook events of the password-sync Jobs (value passwordSync.hookEvents, else the mode's default). */}}
-{{- define "rhdemo.passwordSync.hookEvents" -}}
-{{- if .Values.passwordSync.hookEvents -}}
-{{- .Values.passwordSync.hookEvents -}}
-{{- else if eq .Values.passwordSync.mode "seed" -}}
-pre-upgrade,pre-install
-{{- else -}}
-post-install,post-upgrade
-{{- end -}}
-{{- end -}}
-
-{{/*
-Hook events of the migration Jobs (sql-job, flyway-job); empty = not a hook.
-Default: on install the Job is a regular resource of the release (created with the database, it
-waits for it; a pre-install hook would wait for a database not created yet, and a post-install hook
-never runs under `helm install --wait` while the app waits for the schema); on upgrade a pre-upgrade
-hook, so the schema is migrated before the new app rolls. migrations.hookEvents overrides both
-(e.g. "pre-install,pre-upgrade" reproduces the seed's first-install deadlock).
-*/}}
-{{- define "rhdemo.migrations.hookEvents" -}}
-{{- if .Values.migrations.hookEvents -}}
-{{- .Values.migrations.hookEvents -}}
-{{- else if not .Release.IsInstall -}}
-pre-upgrade
-{{- end -}}
-{{- end -}}
-
-{{/* Hook metadata of a migration Job (nothing when it is a regular resource). */}}
-{{- define "rhdemo.migrations.jobHookAnnotations" -}}
-{{- with include "rhdemo.migrations.hookEvents" . -}}
-annotations:
-  "helm.sh/hook": {{ . }}
-  "helm.sh/hook-weight": "0"
-  "helm.sh/hook-delete-policy": before-hook-creation,hook-succeeded
-{{- end -}}
-{{- end -}}
-
 {{/* Spring's ddl-auto for the chosen migrations.mode. */}}
 {{- define "rhdemo.ddlAuto" -}}
 {{- if eq .Values.migrations.mode "hibernate-update" -}}
@@ -141,88 +103,6 @@ update
 {{- end -}}
 {{- end -}}
 
-{{/* JDBC URL of the app's database. */}}
-{{- define "rhdemo.jdbcUrl" -}}
-{{- printf "jdbc:postgresql://%s:%v/%s" .Values.rhdemo.database.host .Values.rhdemo.database.port .Values.rhdemo.database.name -}}
-{{- end -}}
-
-{{/*
-wait-for-db initContainer. With passwordSync.mode=robust it waits until the Secret's password logs
-in over TCP (the database pod applies it; waiting here keeps the pods from crash-looping meanwhile);
-otherwise it is the seed's pg_isready loop.
-Usage: include "rhdemo.waitForDb" (dict "root" $ "name" "postgresql-rhdemo")
-*/}}
-{{- define "rhdemo.waitForDb" -}}
-{{- $root := .root -}}
-{{- $pg := index $root.Values .name -}}
-- name: wait-for-db
-  image: {{ include "rhdemo.image" (dict "image" $root.Values.psqlImage "root" $root) }}
-  imagePullPolicy: {{ $root.Values.psqlImage.pullPolicy }}
-  {{- if eq $root.Values.passwordSync.mode "robust" }}
-  env:
-  - name: PGHOST
-    value: {{ $pg.database.host | quote }}
-  - name: PGPORT
-    value: "{{ $pg.service.port }}"
-  - name: PGDATABASE
-    value: {{ $pg.database.name | quote }}
-  - name: PGUSER
-    value: {{ $pg.database.user | quote }}
-  - name: PGPASSWORD
-    valueFrom:
-      secretKeyRef:
-        name: {{ $pg.database.passwordSecret.name }}
-        key: {{ $pg.database.passwordSecret.key }}
-  - name: PGCONNECT_TIMEOUT
-    value: "5"
-  - name: SECRET_NAME
-    value: {{ $pg.database.passwordSecret.name | quote }}
-  - name: STATEFULSET
-    value: {{ .name | quote }}
-  - name: NAMESPACE
-    value: {{ include "rhdemo.namespace" $root | quote }}
-  - name: VERIFY_TIMEOUT_SECONDS
-    value: {{ $root.Values.passwordSync.verifyTimeoutSeconds | quote }}
-  command:
-  - /bin/sh
-  - -c
-  - |
-    {{- $root.Files.Get "files/password-verify.sh" | nindent 4 }}
-  {{- else }}
-  command:
-  - /bin/sh
-  - -c
-  - |
-    until pg_isready -h {{ $pg.database.host }} -p {{ $pg.service.port }} -U {{ $pg.database.user }}; do
-      echo "Waiting for PostgreSQL..."
-      sleep 2
-    done
-    echo "PostgreSQL is ready"
-  {{- end }}
-  securityContext:
-    {{- toYaml $root.Values.containerSecurityContext | nindent 4 }}
-  resources:
-    {{- toYaml $root.Values.migrations.resources | nindent 4 }}
-{{- end -}}
-
-{{/* "true" when the PostgreSQL instance is rendered (postgresql-keycloak only serves Keycloak). */}}
-{{- define "rhdemo.postgresql.enabled" -}}
-{{- $pg := index .root.Values .name -}}
-{{- if and $pg.enabled (or (ne .name "postgresql-keycloak") .root.Values.keycloak.enabled) -}}true{{- end -}}
-{{- end -}}
-
-{{/*
-Versions the migration Job records for migrations.files: sql-job records the file name without
-.sql; Flyway the version of V<version>__<description>.sql ("_" read as "."; repeatables have none).
-*/}}
-{{- define "rhdemo.migrations.expectedVersions" -}}
-{{- $versions := list -}}
-{{- range $file, $content := .Values.migrations.files -}}
-{{- if eq $.Values.migrations.mode "sql-job" -}}
-{{- $versions = append $versions (trimSuffix ".sql" $file) -}}
-{{- else if regexMatch "^V.+?__" $file -}}
-{{- $versions = append $versions (regexReplaceAll "^V(.+?)__.*$" $file "${1}" | replace "_" ".") -}}
-{{- end -}}
-{{- end -}}
-{{- join " " $versions -}}
-{{- end -}}
+{{/* The volumeClaimTemplate of a PostgreSQL StatefulSet, and the PVC it gives its only pod. Usage: include ... "postgresql-rhdemo" */}}
+{{- define "rhdemo.postgresql.dataVolumeName" -}}postgresql-data{{- end -}}
+{{- define "rhdemo.postgresql.pvcName" -}}{{ include "rhdemo.postgresql.dataVolumeName" . }}-{{ . }}-0{{- end -}}

@@ -56,8 +56,8 @@ def _render_app(helm: Helm, db: dict[str, str], mode: str, http_port: int, manag
         "migrations.mode": mode, "keycloak.enabled": False,
         "rhdemo.image.registry": "localhost", "rhdemo.image.repository": "rhdemo-lab/rhdemo-app",
         "rhdemo.image.tag": tag,
-        "rhdemo.database.host": db["host"], "rhdemo.database.port": int(db["port"]),
-        "rhdemo.database.name": db["name"], "rhdemo.database.user": db["user"],
+        "postgresql-rhdemo.database.host": db["host"], "postgresql-rhdemo.service.port": int(db["port"]),
+        "postgresql-rhdemo.database.name": db["name"], "postgresql-rhdemo.database.user": db["user"],
         "rhdemo.service.port": http_port, "rhdemo.service.managementPort": management_port,
     })
 

@@ -29,10 +29,6 @@ def _values(db: dict[str, str], mode: str, files: dict[str, str] | None = None) 
         "postgresql-rhdemo.service.port": int(db["port"]),
         "postgresql-rhdemo.database.name": db["name"],
         "postgresql-rhdemo.database.user": db["user"],
-        "rhdemo.database.host": db["host"],
-        "rhdemo.database.port": int(db["port"]),
-        "rhdemo.database.name": db["name"],
-        "rhdemo.database.user": db["user"],
     }
     if files is not None:
         values["migrations.files"] = files

@@ -1,63 +1,72 @@
 {{/*
-One PostgreSQL instance, rendered once per value block ("postgresql-rhdemo", "postgresql-keycloak").
-A named template rather than a subchart: a subchart sees only its own values and `global`, and the
+One PostgreSQL instance, rendered once per value block ("postgresql-rhdemo", "postgresql-keycloak"):
+a Secret (the password), the `<name>-init` ConfigMap (/docker-entrypoint-initdb.d), a Service and a
+StatefulSet, one template each, one file each per instance.
+Named templates rather than a subchart: a subchart sees only its own values and `global`, and the
 password-sync container in the database pod depends on the top-level passwordSync.mode.
-Usage: include "rhdemo.postgresql" (dict "root" $ "name" "postgresql-rhdemo")
+Usage: include "rhdemo.postgresql.<object>" (dict "root" $ "name" "postgresql-rhdemo")
 */}}
-{{- define "rhdemo.postgresql" -}}
-{{- $root := .root -}}
-{{- $name := .name -}}
-{{- $pg := index $root.Values $name -}}
-{{- $ns := include "rhdemo.namespace" $root -}}
-{{- $secretArgs := dict "root" $root "secret" $pg.database.passwordSecret.name "key" $pg.database.passwordSecret.key "create" $pg.database.passwordSecret.create "given" $pg.database.password -}}
-{{- $robust := eq $root.Values.passwordSync.mode "robust" -}}
-{{- $dataDir := "/var/lib/postgresql/data" -}}
-{{- if $pg.database.passwordSecret.create }}
+
+{{- define "rhdemo.postgresql.secret" -}}
+{{- $pg := index .root.Values .name -}}
+{{- $secret := $pg.database.passwordSecret -}}
 apiVersion: v1
 kind: Secret
 metadata:
-  name: {{ $pg.database.passwordSecret.name }}
-  namespace: {{ $ns }}
+  name: {{ $secret.name }}
+  namespace: {{ include "rhdemo.namespace" .root }}
   labels:
-    {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
+    {{- include "rhdemo.labels" (dict "root" .root "app" .name "component" "database") | nindent 4 }}
 type: Opaque
 data:
-  {{ $pg.database.passwordSecret.key }}: {{ include "rhdemo.secretValue" $secretArgs | b64enc | quote }}
----
-{{- end }}
+  {{ $secret.key }}: {{ include "rhdemo.secretValue" (dict "root" .root "secret" $secret.name "key" $secret.key "given" $pg.database.password) | b64enc | quote }}
+{{- end -}}
+
+{{- define "rhdemo.postgresql.initConfigMap" -}}
+{{- $pg := index .root.Values .name -}}
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ $name }}-init
-  namespace: {{ $ns }}
+  name: {{ include "rhdemo.postgresql.initConfigMapName" .name }}
+  namespace: {{ include "rhdemo.namespace" .root }}
   labels:
-    {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
+    {{- include "rhdemo.labels" (dict "root" .root "app" .name "component" "database") | nindent 4 }}
 {{- with $pg.initScripts }}
 data:
   {{- toYaml . | nindent 2 }}
 {{- end }}
----
+{{- end -}}
+
+{{- define "rhdemo.postgresql.service" -}}
+{{- $pg := index .root.Values .name -}}
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ $name }}
-  namespace: {{ $ns }}
+  name: {{ .name }}
+  namespace: {{ include "rhdemo.namespace" .root }}
   labels:
-    {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
+    {{- include "rhdemo.labels" (dict "root" .root "app" .name "component" "database") | nindent 4 }}
 spec:
   type: ClusterIP
   selector:
-    {{- include "rhdemo.selectorLabels" (dict "root" $root "app" $name) | nindent 4 }}
+    {{- include "rhdemo.selectorLabels" (dict "root" .root "app" .name) | nindent 4 }}
   ports:
   - name: postgresql
     port: {{ $pg.service.port }}
     targetPort: postgresql
----
+{{- end -}}
+
+{{- define "rhdemo.postgresql.statefulset" -}}
+{{- $root := .root -}}
+{{- $name := .name -}}
+{{- $pg := index $root.Values $name -}}
+{{- $robust := eq $root.Values.passwordSync.mode "robust" -}}
+{{- $dataDir := "/var/lib/postgresql/data" -}}
 apiVersion: apps/v1
 kind: StatefulSet
 metadata:
   name: {{ $name }}
-  namespace: {{ $ns }}
+  namespace: {{ include "rhdemo.namespace" $root }}
   labels:
     {{- include "rhdemo.labels" (dict "root" $root "app" $name "component" "database") | nindent 4 }}
 spec:
@@ -75,7 +84,7 @@ spec:
         {{- if $robust }}
         # Rolls the database pod when the password changes, also when the Secret was changed with
         # kubectl (live value); the password-sync container applies it at start.
-        checksum/password: {{ include "rhdemo.secretChecksum" $secretArgs }}
+        checksum/password: {{ include "rhdemo.database.passwordChecksum" . }}
         {{- end }}
     spec:
       {{- with (include "rhdemo.imagePullSecrets" $root) }}
@@ -94,9 +103,7 @@ spec:
           value: {{ $pg.database.name | quote }}
         - name: POSTGRES_PASSWORD
           valueFrom:
-            secretKeyRef:
-              name: {{ $pg.database.passwordSecret.name }}
-              key: {{ $pg.database.passwordSecret.key }}
+            {{- include "rhdemo.database.passwordSecretKeyRef" . | nindent 12 }}
         - name: PGDATA
           value: {{ printf "%s/%s" $dataDir $pg.persistence.pgdataSubPath | trimSuffix "/" | quote }}
         ports:
@@ -119,7 +126,7 @@ spec:
         resources:
           {{- toYaml $pg.resources | nindent 10 }}
         volumeMounts:
-        - name: postgresql-data
+        - name: {{ include "rhdemo.postgresql.dataVolumeName" $name }}
           mountPath: {{ $dataDir }}
         - name: init-scripts
           mountPath: /docker-entrypoint-initdb.d
@@ -163,7 +170,7 @@ spec:
       volumes:
       - name: init-scripts
         configMap:
-          name: {{ $name }}-init
+          name: {{ include "rhdemo.postgresql.initConfigMapName" $name }}
       - name: run
         emptyDir: {}
       {{- if $robust }}
@@ -177,7 +184,7 @@ spec:
       {{- end }}
   volumeClaimTemplates:
   - metadata:
-      name: postgresql-data
+      name: {{ include "rhdemo.postgresql.dataVolumeName" $name }}
       labels:
         {{- include "rhdemo.selectorLabels" (dict "root" $root "app" $name) | nindent 8 }}
     spec:

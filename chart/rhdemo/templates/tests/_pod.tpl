@@ -1,39 +1,37 @@
-{{- /*
+{{/*
 Solution 5 as `helm test`: one pod per check of the analysis' smoke tests (actuator health, db, ping),
 run with the app image itself (python3 + urllib), so no extra image is needed.
-*/ -}}
-{{- if .Values.tests.enabled }}
-{{- range $check := list "health" "db" "ping" }}
-{{- $path := ternary "/actuator/health" (printf "/actuator/health/%s" $check) (eq $check "health") }}
----
+Usage: include "rhdemo.tests.pod" (dict "root" $ "check" "health")
+*/}}
+{{- define "rhdemo.tests.pod" -}}
+{{- $root := .root -}}
+{{- $check := .check -}}
+{{- $path := ternary "/actuator/health" (printf "/actuator/health/%s" $check) (eq $check "health") -}}
 apiVersion: v1
 kind: Pod
 metadata:
-  name: rhdemo-app-test-{{ $check }}
-  namespace: {{ include "rhdemo.namespace" $ }}
+  name: {{ include "rhdemo.tests.podName" (dict "root" $root "check" $check) }}
+  namespace: {{ include "rhdemo.namespace" $root }}
   labels:
-    app: rhdemo-app-test
-    component: smoke-test
-    app.kubernetes.io/instance: {{ $.Release.Name }}
-    app.kubernetes.io/managed-by: {{ $.Release.Service }}
+    {{- include "rhdemo.jobLabels" (dict "root" $root "app" (printf "%s-test" (include "rhdemo.app.fullname" $root)) "component" "smoke-test") | nindent 4 }}
   annotations:
     "helm.sh/hook": test
     # Kept after success so `helm test --logs` can read them; replaced by the next `helm test`.
     "helm.sh/hook-delete-policy": before-hook-creation
 spec:
   restartPolicy: Never
-  {{- with (include "rhdemo.imagePullSecrets" $) }}
+  {{- with (include "rhdemo.imagePullSecrets" $root) }}
   {{- . | nindent 2 }}
   {{- end }}
   securityContext:
-    {{- toYaml $.Values.rhdemo.podSecurityContext | nindent 4 }}
+    {{- toYaml $root.Values.rhdemo.podSecurityContext | nindent 4 }}
   containers:
   - name: check
-    image: {{ include "rhdemo.image" (dict "image" $.Values.rhdemo.image "root" $) }}
-    imagePullPolicy: {{ $.Values.rhdemo.image.pullPolicy }}
+    image: {{ include "rhdemo.image" (dict "image" $root.Values.rhdemo.image "root" $root) }}
+    imagePullPolicy: {{ $root.Values.rhdemo.image.pullPolicy }}
     env:
     - name: CHECK_URL
-      value: "http://rhdemo-app:{{ $.Values.rhdemo.service.managementPort }}{{ $path }}"
+      value: "http://{{ include "rhdemo.app.fullname" $root }}:{{ $root.Values.rhdemo.service.managementPort }}{{ $path }}"
     command:
     - python3
     - -c
@@ -53,8 +51,7 @@ spec:
           sys.exit(f"❌ {url} n'est pas UP")
       print(f"✅ {url} UP")
     securityContext:
-      {{- toYaml $.Values.rhdemo.containerSecurityContext | nindent 6 }}
+      {{- toYaml $root.Values.rhdemo.containerSecurityContext | nindent 6 }}
     resources:
-      {{- toYaml $.Values.tests.resources | nindent 6 }}
-{{- end }}
-{{- end }}
+      {{- toYaml $root.Values.tests.resources | nindent 6 }}
+{{- end -}}
