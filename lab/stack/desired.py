@@ -60,7 +60,7 @@ def chart_default_values(config: LabConfig) -> dict[str, Any]:
 def password_command(config: LabConfig, user_values: Mapping[str, Any], chart_values: Mapping[str, Any]) -> str:
     """How the user reads the app's database password: a command naming the Secret, never the value."""
     effective = deep_merge(chart_values, user_values)
-    secret = (effective.get("rhdemo", {}).get("database", {}).get("passwordSecret", {}) or {})
+    secret = (effective.get("postgresql-rhdemo", {}).get("database", {}).get("passwordSecret", {}) or {})
     return secret_value_command(config.context, config.namespace, secret.get("name", "rhdemo-db-secret"),
                                 secret.get("key", "password"))
 

@@ -121,10 +121,18 @@ def test_a_missing_values_file_is_a_lab_error(repo: LabConfig, tmp_path: Path) -
 
 
 def test_password_command_never_contains_a_password(repo: LabConfig) -> None:
-    command = password_command(repo, {"rhdemo": {"database": {"password": "hunter2"}}},
-                               {"rhdemo": {"database": {"passwordSecret": {"name": "rhdemo-db-secret", "key": "password"}}}})
+    command = password_command(repo, {"postgresql-rhdemo": {"database": {"password": "hunter2"}}},
+                               {"postgresql-rhdemo": {"database": {"passwordSecret": {"name": "rhdemo-db-secret",
+                                                                                      "key": "password"}}}})
     assert "hunter2" not in command
     assert command.startswith("kubectl --context kind-rhdemo-lab -n rhdemo-stagingkub get secret rhdemo-db-secret")
+
+
+def test_password_command_names_the_secret_the_chart_uses(repo: LabConfig) -> None:
+    """The app's database settings come from `postgresql-rhdemo` (the chart's one place for them)."""
+    command = password_command(repo, {"postgresql-rhdemo": {"database": {"passwordSecret": {"name": "vault-db",
+                                                                                             "key": "pw"}}}}, {})
+    assert "get secret vault-db -o jsonpath='{.data.pw}'" in command
 
 
 def test_components_and_workloads_from_the_manifest() -> None:
