@@ -22,15 +22,19 @@ BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "
 def container_env(c: dict[str, Any], secrets: dict[tuple[str, str], str],
                   overrides: dict[str, str] | None = None) -> dict[str, str]:
     """The container's env: literal values, secretKeyRef looked up in `secrets`, then `overrides`
-    (what differs between the pod and the test host: socket dir, port, mounted file paths)."""
+    (what differs between the pod and the test host: socket dir, port, mounted file paths, the
+    downward API's fieldRef values, which must be given there)."""
     env = dict(BASE_ENV)
+    overrides = overrides or {}
     for item in c.get("env", []):
         if "value" in item:
             env[item["name"]] = str(item["value"])
-        else:
+        elif "secretKeyRef" in item["valueFrom"]:
             ref = item["valueFrom"]["secretKeyRef"]
             env[item["name"]] = secrets[(ref["name"], ref["key"])]
-    env.update(overrides or {})
+        else:  # the downward API (the pod's IP): only the test knows the host's equivalent
+            assert item["name"] in overrides, f"{item['name']} comes from {item['valueFrom']}: give it in overrides"
+    env.update(overrides)
     return env
 
 
