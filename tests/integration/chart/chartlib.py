@@ -28,6 +28,8 @@ FIXED_PASSWORDS = {
     "postgresql-rhdemo.database.password": "rhdemo-test-pw",
     "postgresql-keycloak.database.password": "keycloak-test-pw",
     "keycloak.admin.password": "admin-test-pw",
+    # The key of the checksum annotations (random otherwise, kept by lookup on a real cluster).
+    "checksumKey": "checksum-test-key",
 }
 
 
