@@ -16,7 +16,10 @@ from typing import Any
 # The images' /bin/sh is busybox ash (alpine) or dash (Debian): run with dash to stay POSIX
 # (RHDEMO_TEST_SHELL="busybox sh" runs them with busybox's ash instead).
 SHELL = os.environ.get("RHDEMO_TEST_SHELL", shutil.which("dash") or "/bin/sh").split()
-BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+# RHDEMO_TEST_TOOLS_DIR: a directory put first on PATH, e.g. busybox applet links (awk, tr, sort...),
+# to run the scripts with the tools of an alpine image rather than the host's.
+BASE_ENV = {"PATH": ":".join(filter(None, (os.environ.get("RHDEMO_TEST_TOOLS_DIR"), "/usr/local/bin:/usr/bin:/bin"))),
+            "LANG": "C.UTF-8", "HOME": "/tmp"}
 
 
 def container_env(c: dict[str, Any], secrets: dict[tuple[str, str], str],
