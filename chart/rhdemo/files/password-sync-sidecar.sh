@@ -124,7 +124,7 @@ while :; do
     fi
     unreachable=""
     last_refusal=""
-    # A digest of the file tells a change without keeping the password in a variable.
+    # A digest of the file tells a change (no copy of the password kept between checks).
     current="$(sha256sum < "$PASSWORD_FILE" | cut -d ' ' -f 1)"
     if [ "$current" != "$applied" ]; then
       synchronise "$current"

@@ -5,7 +5,9 @@ from the rendered chart."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -17,7 +19,7 @@ import psycopg
 import pytest
 
 from tests.integration.chart.chartlib import Helm
-from tests.integration.chart.scriptrun import ProcessListSampler, start_script
+from tests.integration.chart.scriptrun import SHELL, ProcessListSampler, start_script
 from tests.integration.chart.test_password_sync_scripts import (
     _can_login, _render_for, _sidecar, _wait_for,
 )
@@ -125,8 +127,8 @@ class ActivitySampler:
 class Sidecar:
     """The password-sync script running, its output collected line by line."""
 
-    def __init__(self, script: str, env: dict[str, str]) -> None:
-        self.process: subprocess.Popen[str] = start_script(script, env)
+    def __init__(self, script: str, env: dict[str, str], process: subprocess.Popen[str] | None = None) -> None:
+        self.process: subprocess.Popen[str] = process or start_script(script, env)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -145,7 +147,11 @@ class Sidecar:
 
     def stop(self) -> str:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # blocked in a child (psql): end its whole process group
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
         self._reader.join(timeout=10)
         return self.output
 
@@ -300,3 +306,33 @@ def test_an_unreachable_server_is_logged_once(helm3: Helm, pg_server: PgServer, 
     assert logged, output
     assert output.count("injoignable") == 1, output
     assert _can_login(pg_server, db["user"], "initial-A", "postgres")
+
+
+def test_run_from_a_terminal_it_still_reads_the_password_from_the_file(
+        helm3: Helm, pg_server: PgServer, tmp_path: Path) -> None:
+    """psql's \\password prompts on the controlling terminal when there is one (a manual run in
+    `kubectl exec -it`): the script detaches from it, or the password lines would reach the server as SQL."""
+    import fcntl
+    import pty
+    import termios
+
+    db = _superuser_role(pg_server, "initial-A")
+    docs = _render_for(helm3, "postgresql-rhdemo", db, "robust")
+    script, env = _sidecar(docs, "postgresql-rhdemo", pg_server, tmp_path / "secret" / "password", SPECIAL)
+    leader, follower = pty.openpty()
+
+    def take_the_terminal() -> None:  # in the child: a new session whose controlling terminal is the pty
+        fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen([*SHELL, "-c", script], env=env, stdin=follower, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               preexec_fn=take_the_terminal)
+    os.close(follower)
+    sidecar = Sidecar(script, env, process)
+    try:
+        synced = sidecar.wait_for(_synced(db))
+    finally:
+        output = sidecar.stop()
+        os.close(leader)
+    assert synced, output
+    assert _can_login(pg_server, db["user"], SPECIAL, "postgres")
