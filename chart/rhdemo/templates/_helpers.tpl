@@ -103,9 +103,17 @@ not-looked-up
 {{- end -}}
 {{- end -}}
 
-{{/* The random key of the checksum annotations (checksumKey, else the live rhdemo-checksum-key, else new). */}}
+{{/*
+The random key of the checksum annotations: checksumKey, else the live rhdemo-checksum-key, else new
+(also when the live one was emptied: an empty key would make the annotations plain SHA-256 again).
+*/}}
 {{- define "rhdemo.checksumKey" -}}
-{{- include "rhdemo.secretValue" (dict "root" . "secret" "rhdemo-checksum-key" "key" "key" "given" .Values.checksumKey) -}}
+{{- $key := include "rhdemo.secretValue" (dict "root" . "secret" "rhdemo-checksum-key" "key" "key" "given" .Values.checksumKey) -}}
+{{- if not $key -}}
+{{- $key = randAlphaNum 24 -}}
+{{- $_ := set (index .Values "__rhdemoResolvedSecrets") "rhdemo-checksum-key/key" $key -}}
+{{- end -}}
+{{- $key -}}
 {{- end -}}
 
 {{/*

@@ -95,6 +95,14 @@ def test_checksum_annotations_reveal_nothing_and_change_only_with_the_password(h
     assert {k for k in sums if sums[k] != rotated[k]} == {"app", "db"}
 
 
+def test_an_emptied_checksum_key_is_replaced_not_used(helm: Helm, tmp_path: Path) -> None:
+    live = {(NS, "rhdemo-db-secret"): {"password": "Summer2024!"}, (NS, "rhdemo-checksum-key"): {"key": ""}}
+    docs = _render_against(helm, tmp_path, live)
+    key = _secret(docs, "rhdemo-checksum-key", "key")
+    assert len(key) == 24
+    assert _checksums(docs)["app"] == _sha(f"{key}:Summer2024!") != _sha(":Summer2024!")
+
+
 def test_first_install_generates_one_password_and_one_key_used_everywhere(helm: Helm, tmp_path: Path) -> None:
     docs = _render_against(helm, tmp_path, {})
     generated = _secret(docs, "rhdemo-db-secret")
