@@ -11,6 +11,7 @@
 # the verifier is written. The role gets exactly the Secret's bytes: values psql or the shell would
 # alter (CR, LF, NUL, empty) are refused, and success is reported only after a login over TCP with
 # the Secret's value.
+# No double dollar sign here: in a container's command Kubernetes turns it into one (named dollar quotes instead).
 set -u
 # PID 1 of its container: without a trap the shell ignores SIGTERM and the pod waits its whole grace
 # period; sleeping in the background lets the trap run at once.
@@ -72,7 +73,7 @@ EOSQL
 SELECT rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_catalog.pg_authid WHERE rolname = :'role' \gset
 \if :scram
 \else
-DO $$ BEGIN RAISE EXCEPTION 'le rôle n''a pas reçu de vérificateur SCRAM-SHA-256'; END $$;
+DO $fail$ BEGIN RAISE EXCEPTION 'le rôle n''a pas reçu de vérificateur SCRAM-SHA-256'; END $fail$;
 \endif
 EOSQL
   } | LC_MESSAGES=C $detach psql -X -q --no-psqlrc -v ON_ERROR_STOP=1 -v role="$SYNC_ROLE" \

@@ -9,6 +9,7 @@
 # Versions sort like Flyway (numeric parts: V1_10 after V1_2) and a version older than one already
 # applied is refused (Flyway's outOfOrder=false).
 # Connection: the libpq PG* environment (PGPASSWORD from the Secret).
+# No double dollar sign here: in a container's command Kubernetes turns it into one (named dollar quotes instead).
 set -eu
 dir="${MIGRATIONS_DIR:-/migrations}"
 echo "📊 Application des migrations de schéma..."
@@ -127,11 +128,11 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 SELECT NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = :'version') AS pending \gset
 \if :pending
 -- The version's numeric parts, compared like Flyway (NULL for a name without a version).
-CREATE FUNCTION pg_temp.migration_key(text) RETURNS numeric[] IMMUTABLE LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.migration_key(text) RETURNS numeric[] IMMUTABLE LANGUAGE sql AS $key$
   SELECT string_to_array(regexp_replace(substring($1 FROM '^[Vv]?([0-9]+(?:[._-][0-9]+)*)'), '[._-]', ',', 'g'), ',')::numeric[]
-$$;
+$key$;
 SELECT set_config('rhdemo.version', :'version', true) \g /dev/null
-DO $$
+DO $check$
 DECLARE
   newest text;
 BEGIN
@@ -142,7 +143,7 @@ BEGIN
     RAISE EXCEPTION 'migration % hors ordre : % (plus récente) est déjà appliquée ; donnez-lui une version plus grande (Flyway la refuserait aussi, outOfOrder=false)',
       current_setting('rhdemo.version'), newest;
   END IF;
-END $$;
+END $check$;
 \echo '▶️  Application de la migration' :version
 \i :file
 INSERT INTO schema_migrations (version) VALUES (:'version');
