@@ -82,9 +82,10 @@ class PgServer:
                        check=False, capture_output=True)
 
 
-def start_server(base: Path | None = None) -> PgServer:
+def start_server(base: Path | None = None, settings: dict[str, str] | None = None) -> PgServer:
     """initdb + start on a free port; the caller stops it. Refuses to run as root (postgres does too),
-    so as root the server runs as the `postgres` system user."""
+    so as root the server runs as the `postgres` system user. `settings`: extra server settings
+    (postgresql.conf names), e.g. the logging a test wants to provoke."""
     bindir = _pg_bindir()
     base = Path(base or tempfile.mkdtemp(prefix="rhdemo-lab-pg-"))
     datadir, sockdir = base / "data", base / "sock"
@@ -99,6 +100,9 @@ def start_server(base: Path | None = None) -> PgServer:
                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
                    check=True, capture_output=True)
     opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+    if settings:  # appended to postgresql.conf: values may hold spaces and commas
+        with open(datadir / "postgresql.conf", "a") as conf:
+            conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
     subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts,
                     "-l", str(base / "server.log"), "-w", "start"], check=True, capture_output=True)
     return PgServer(bindir=bindir, datadir=datadir, sockdir=sockdir, port=port)

@@ -15,6 +15,7 @@ and the lab refer to them), each derived here once.
 {{- define "rhdemo.app.fullname" -}}rhdemo-app{{- end -}}
 {{- define "rhdemo.app.configMapName" -}}{{ include "rhdemo.app.fullname" . }}-config{{- end -}}
 {{- define "rhdemo.keycloak.fullname" -}}keycloak{{- end -}}
+{{- define "rhdemo.checksumKey.secretName" -}}rhdemo-checksum-key{{- end -}}
 
 {{/* The `<instance>-init` ConfigMap of a PostgreSQL instance. Usage: include "rhdemo.postgresql.initConfigMapName" "postgresql-rhdemo" */}}
 {{- define "rhdemo.postgresql.initConfigMapName" -}}{{ . }}-init{{- end -}}

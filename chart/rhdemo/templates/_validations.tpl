@@ -10,7 +10,7 @@ schema's own errors (/passwordSync/mode). Included from NOTES.txt, which every r
 {{- $errors := list -}}
 
 {{- /* Unknown top-level keys (a typo in a block name would otherwise be ignored silently). */ -}}
-{{- $blocks := list "global" "postgresql-rhdemo" "postgresql-keycloak" "rhdemo" "keycloak" "passwordSync" "migrations" "psqlImage" "jobPodSecurityContext" "containerSecurityContext" "waitContainers" "tests" -}}
+{{- $blocks := list "global" "postgresql-rhdemo" "postgresql-keycloak" "rhdemo" "keycloak" "passwordSync" "migrations" "psqlImage" "jobPodSecurityContext" "containerSecurityContext" "waitContainers" "tests" "checksumKey" -}}
 {{- range $key := keys $v | sortAlpha -}}
 {{- if and (not (has $key $blocks)) (not (hasPrefix "__rhdemo" $key)) -}}
 {{- $errors = append $errors (printf "/: additional property '%s' not allowed (the chart's values are listed in its README.md)" $key) -}}

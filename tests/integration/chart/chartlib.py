@@ -28,6 +28,8 @@ FIXED_PASSWORDS = {
     "postgresql-rhdemo.database.password": "rhdemo-test-pw",
     "postgresql-keycloak.database.password": "keycloak-test-pw",
     "keycloak.admin.password": "admin-test-pw",
+    # The key of the checksum annotations (random otherwise, kept by lookup on a real cluster).
+    "checksumKey": "checksum-test-key",
 }
 
 
@@ -122,11 +124,23 @@ def container(obj: dict[str, Any], name: str) -> dict[str, Any]:
     raise AssertionError(f"no container {name} in {obj['kind']} {obj['metadata']['name']}")
 
 
+def kubernetes_expand(text: str, env: dict[str, str]) -> str:
+    """What the kubelet does to `command`/`args` before running them: `$(VAR)` becomes the value of the
+    container's env var VAR when it is defined (kept as is otherwise) and `$$` becomes `$`."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", replace, text)
+
+
 def shell_script(c: dict[str, Any]) -> str:
-    """The script of a `/bin/sh -c <script>` container."""
+    """The script of a `/bin/sh -c <script>` container, as the container gets it (Kubernetes' expansion
+    applied with its literal env values)."""
     command = c["command"]
     assert command[:2] == ["/bin/sh", "-c"], command
-    return command[2]
+    literal_env = {e["name"]: str(e["value"]) for e in c.get("env", []) if "value" in e}
+    return kubernetes_expand(command[2], literal_env)
 
 
 def secret_value(docs: list[dict[str, Any]], name: str, key: str) -> str:

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.server
 import json
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,12 @@ _DISCOVERY: dict[str, Any] = {
 class FakeApiServer:
     """Usage: with FakeApiServer(secrets={("ns", "name"): {"password": "B"}}) as api: api.kubeconfig(dir)"""
 
-    def __init__(self, secrets: dict[tuple[str, str], dict[str, str]] | None = None) -> None:
+    def __init__(self, secrets: dict[tuple[str, str], dict[str, str]] | None = None,
+                 namespaces: tuple[str, ...] = ()) -> None:
+        """`namespaces`: namespaces that exist, i.e. serve the kube-root-ca.crt ConfigMap Kubernetes
+        publishes in each (the chart reads it to know it sees a cluster)."""
         self.secrets = secrets or {}
+        self.namespaces = namespaces
         self.requests: list[str] = []
         fake = self
 
@@ -62,6 +68,11 @@ class FakeApiServer:
         if path in _DISCOVERY:
             return 200, _DISCOVERY[path]
         parts = path.strip("/").split("/")
+        if (parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6 and parts[4] == "configmaps"
+                and parts[5] == "kube-root-ca.crt" and parts[3] in self.namespaces):
+            return 200, {"kind": "ConfigMap", "apiVersion": "v1",
+                         "metadata": {"name": "kube-root-ca.crt", "namespace": parts[3]},
+                         "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n"}}
         # /api/v1/namespaces/<ns>/secrets[/<name>]
         if parts[:3] == ["api", "v1", "namespaces"] and len(parts) >= 5 and parts[4] == "secrets":
             namespace = parts[3]
@@ -72,7 +83,11 @@ class FakeApiServer:
                 return 200, {"kind": "Secret", "apiVersion": "v1", "type": "Opaque",
                              # Owned by the release (created by helm install, data changed by kubectl
                              # apply, which leaves helm's labels and annotations in place).
+                             # uid: the object's identity; resourceVersion changes when the data does.
                              "metadata": {"name": parts[5], "namespace": namespace,
+                                          "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{parts[5]}")),
+                                          "resourceVersion": str(int(hashlib.sha256(
+                                              json.dumps(data, sort_keys=True).encode()).hexdigest()[:8], 16)),
                                           "labels": {"app.kubernetes.io/managed-by": "Helm"},
                                           "annotations": {"meta.helm.sh/release-name": "rhdemo",
                                                           "meta.helm.sh/release-namespace": namespace}},

@@ -16,21 +16,28 @@ from typing import Any
 # The images' /bin/sh is busybox ash (alpine) or dash (Debian): run with dash to stay POSIX
 # (RHDEMO_TEST_SHELL="busybox sh" runs them with busybox's ash instead).
 SHELL = os.environ.get("RHDEMO_TEST_SHELL", shutil.which("dash") or "/bin/sh").split()
-BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+# RHDEMO_TEST_TOOLS_DIR: a directory put first on PATH, e.g. busybox applet links (awk, tr, sort...),
+# to run the scripts with the tools of an alpine image rather than the host's.
+BASE_ENV = {"PATH": ":".join(filter(None, (os.environ.get("RHDEMO_TEST_TOOLS_DIR"), "/usr/local/bin:/usr/bin:/bin"))),
+            "LANG": "C.UTF-8", "HOME": "/tmp"}
 
 
 def container_env(c: dict[str, Any], secrets: dict[tuple[str, str], str],
                   overrides: dict[str, str] | None = None) -> dict[str, str]:
     """The container's env: literal values, secretKeyRef looked up in `secrets`, then `overrides`
-    (what differs between the pod and the test host: socket dir, port, mounted file paths)."""
+    (what differs between the pod and the test host: socket dir, port, mounted file paths, the
+    downward API's fieldRef values, which must be given there)."""
     env = dict(BASE_ENV)
+    overrides = overrides or {}
     for item in c.get("env", []):
         if "value" in item:
             env[item["name"]] = str(item["value"])
-        else:
+        elif "secretKeyRef" in item["valueFrom"]:
             ref = item["valueFrom"]["secretKeyRef"]
             env[item["name"]] = secrets[(ref["name"], ref["key"])]
-    env.update(overrides or {})
+        else:  # the downward API (the pod's IP): only the test knows the host's equivalent
+            assert item["name"] in overrides, f"{item['name']} comes from {item['valueFrom']}: give it in overrides"
+    env.update(overrides)
     return env
 
 

@@ -183,6 +183,7 @@ def test_pods_roll_when_their_password_or_config_changes_and_only_then(helm: Hel
     rotated = _checksums(render(helm, {"postgresql-rhdemo.database.password": "B-new-password"}))
     changed = {k for k in base if base[k] != rotated[k]}
     assert changed == {"rhdemo-app/checksum/secret", "postgresql-rhdemo/checksum/password"}
+    assert base["rhdemo-app/checksum/secret"] != hashlib.sha256(b"rhdemo-test-pw").hexdigest()  # keyed
     ddl = _checksums(render(helm, {"migrations.mode": "hibernate-update"}))
     assert {k for k in base if base[k] != ddl[k]} == {"rhdemo-app/checksum/config"}
 

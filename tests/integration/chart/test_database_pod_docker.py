@@ -54,11 +54,14 @@ def _local_postgres_image() -> None:
         pytest.fail(f"{_image()} missing: build the local image set (.ci/lib/build-images.sh)")
 
 
-def _env_args(c: dict[str, Any], secrets: dict[str, str]) -> list[str]:
+def _env_args(c: dict[str, Any], secrets: dict[str, str], pod_ip: str = "") -> list[str]:
     args: list[str] = []
     for item in c.get("env", []):
         value = item.get("value")
-        if value is None:
+        if value is None and "fieldRef" in item["valueFrom"]:
+            assert item["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP" and pod_ip, item
+            value = pod_ip
+        elif value is None:
             value = secrets[item["valueFrom"]["secretKeyRef"]["name"]]
         args += ["-e", f"{item['name']}={value}"]
     return args
@@ -115,13 +118,15 @@ def test_password_frozen_at_initdb_then_fixed_by_the_password_sync_container(
         assert "Skipping initialization" in logs
         assert not _tcp_login(pg_name, "rhdemo", "rhdemo", "B: it's \"new\" $HOME ü")
 
-        # The password-sync container of the same pod: same image and uid, socket dir and Secret file.
+        # The password-sync container of the same pod: same image and uid, socket dir, Secret file and
+        # network namespace (it checks the password by logging in to the pod's IP).
         sync = container(sts, "password-sync")
         spec = pod_spec(sts)
+        pod_ip = _docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", pg_name).stdout.strip()
         _write_secret(pod_dirs, "B: it's \"new\" $HOME ü")
-        _docker("run", "-d", "--name", sync_name,
+        _docker("run", "-d", "--name", sync_name, "--network", f"container:{pg_name}",
                 "--user", f"{spec['securityContext']['runAsUser']}:{spec['securityContext']['runAsGroup']}",
-                *_env_args(sync, {}), "-v", f"{pod_dirs['run']}:/var/run/postgresql",
+                *_env_args(sync, {}, pod_ip), "-v", f"{pod_dirs['run']}:/var/run/postgresql",
                 "-v", f"{pod_dirs['secret']}:/run/secrets/database:ro", "--entrypoint", sync["command"][0],
                 sync["image"], *sync["command"][1:])
         deadline = time.monotonic() + 30
@@ -129,8 +134,11 @@ def test_password_frozen_at_initdb_then_fixed_by_the_password_sync_container(
             assert time.monotonic() < deadline, _docker("logs", sync_name).stdout
             time.sleep(1)
         assert not _tcp_login(pg_name, "rhdemo", "rhdemo", "password-A")
+        deadline = time.monotonic() + 10  # it logs its success after its own login check
+        while "connexion vérifiée" not in _docker("logs", sync_name).stdout and time.monotonic() < deadline:
+            time.sleep(0.5)
         sync_logs = _docker("logs", sync_name)
-        assert "✅ mot de passe du rôle rhdemo synchronisé avec le Secret" in sync_logs.stdout
+        assert "✅ mot de passe du rôle rhdemo synchronisé avec le Secret (connexion vérifiée)" in sync_logs.stdout
         server_logs = _docker("logs", pg_name)
         for output in (sync_logs.stdout, sync_logs.stderr, server_logs.stdout, server_logs.stderr):
             assert "it's \"new\"" not in output

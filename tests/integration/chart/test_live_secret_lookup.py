@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,19 @@ pytestmark = pytest.mark.integration
 NS = "rhdemo-stagingkub"
 
 
-def _render_against(helm: Helm, tmp_path: Path, live: dict[tuple[str, str], dict[str, str]],
-                    values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    with FakeApiServer(live) as api:
-        result = subprocess.run(
+def _run_against(helm: Helm, tmp_path: Path, live: dict[tuple[str, str], dict[str, str]],
+                 values: dict[str, Any] | None = None,
+                 namespaces: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    with FakeApiServer(live, namespaces=namespaces) as api:
+        return subprocess.run(
             [str(helm.path), "template", "rhdemo", str(CHART), "--namespace", NS, "--dry-run=server",
              "--disable-openapi-validation", "--kubeconfig", str(api.kubeconfig(tmp_path)), *set_args(values or {})],
             capture_output=True, text=True)
+
+
+def _render_against(helm: Helm, tmp_path: Path, live: dict[tuple[str, str], dict[str, str]],
+                    values: dict[str, Any] | None = None, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    result = _run_against(helm, tmp_path, live, values, namespaces)
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 
@@ -44,10 +51,20 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _checksums(docs: list[dict[str, Any]]) -> dict[str, str]:
+    return {"app": _pod_annotation(docs, "Deployment", "rhdemo-app", "checksum/secret"),
+            "db": _pod_annotation(docs, "StatefulSet", "postgresql-rhdemo", "checksum/password"),
+            "keycloak": _pod_annotation(docs, "Deployment", "keycloak", "checksum/db-secret"),
+            "keycloak-db": _pod_annotation(docs, "StatefulSet", "postgresql-keycloak", "checksum/password")}
+
+
+LIVE_KEY = {(NS, "rhdemo-checksum-key"): {"key": "live-random-key-0123456789"}}
+
+
 def test_upgrade_after_kubectl_apply_keeps_the_rotated_password_and_rolls_the_pods(helm: Helm, tmp_path: Path) -> None:
     live = {(NS, "rhdemo-db-secret"): {"password": "new-password-123"},
             (NS, "keycloak-db-secret"): {"password": "kc-live"},
-            (NS, "keycloak-admin-secret"): {"username": "admin", "password": "admin-live"}}
+            (NS, "keycloak-admin-secret"): {"username": "admin", "password": "admin-live"}, **LIVE_KEY}
     docs = _render_against(helm, tmp_path, live)
     # Rendering the live value: Helm 3's three-way merge has nothing to revert, Helm 4's server-side
     # apply nothing to conflict on.
@@ -55,31 +72,76 @@ def test_upgrade_after_kubectl_apply_keeps_the_rotated_password_and_rolls_the_po
     assert _secret(docs, "keycloak-db-secret") == "kc-live"
     assert _secret(docs, "keycloak-admin-secret") == "admin-live"
     # The pods' checksums follow the live value, so this upgrade rolls the app and the database pod.
-    assert _pod_annotation(docs, "Deployment", "rhdemo-app", "checksum/secret") == _sha("new-password-123")
-    assert _pod_annotation(docs, "StatefulSet", "postgresql-rhdemo", "checksum/password") == _sha("new-password-123")
-    assert _pod_annotation(docs, "Deployment", "keycloak", "checksum/db-secret") == _sha("kc-live")
+    before = _checksums(_render_against(helm, tmp_path, {**live, (NS, "rhdemo-db-secret"): {"password": "A-old"}}))
+    after = _checksums(docs)
+    assert {k for k in after if after[k] != before[k]} == {"app", "db"}
+    assert after["app"] == after["db"]
 
 
-def test_a_password_in_values_wins_over_the_live_secret(helm: Helm, tmp_path: Path) -> None:
-    """A rotation through Helm: the value given replaces the live one."""
-    docs = _render_against(helm, tmp_path, {(NS, "rhdemo-db-secret"): {"password": "old-live"}},
-                           {"postgresql-rhdemo.database.password": "through-helm"})
-    assert _secret(docs, "rhdemo-db-secret") == "through-helm"
-    assert _pod_annotation(docs, "Deployment", "rhdemo-app", "checksum/secret") == _sha("through-helm")
+def test_checksum_annotations_reveal_nothing_and_change_only_with_the_password(helm: Helm, tmp_path: Path) -> None:
+    """A reader of pods (the `view` role) sees the annotations: they are keyed digests, not
+    SHA-256 of the password, and the key survives upgrades (kept in rhdemo-checksum-key)."""
+    live = {(NS, "rhdemo-db-secret"): {"password": "Summer2024!"}, (NS, "keycloak-db-secret"): {"password": "kc-live"},
+            **LIVE_KEY}
+    first = _render_against(helm, tmp_path, live)
+    again = _render_against(helm, tmp_path, live)
+    sums = _checksums(first)
+    assert sums == _checksums(again), "an unchanged upgrade must not roll any pod"
+    assert _secret(first, "rhdemo-checksum-key", "key") == "live-random-key-0123456789"
+    assert sums["app"] != _sha("Summer2024!") and sums["keycloak"] != _sha("kc-live")
+    for text in ("Summer2024!", "kc-live", "live-random-key-0123456789"):
+        assert text not in json.dumps([d for d in first if d["kind"] != "Secret"])
+    rotated = _checksums(_render_against(helm, tmp_path, live, {"postgresql-rhdemo.database.password": "Winter2025!"}))
+    assert {k for k in sums if sums[k] != rotated[k]} == {"app", "db"}
 
 
-def test_first_install_generates_one_password_used_everywhere(helm: Helm, tmp_path: Path) -> None:
+def test_an_emptied_checksum_key_is_replaced_not_used(helm: Helm, tmp_path: Path) -> None:
+    live = {(NS, "rhdemo-db-secret"): {"password": "Summer2024!"}, (NS, "rhdemo-checksum-key"): {"key": ""}}
+    docs = _render_against(helm, tmp_path, live)
+    key = _secret(docs, "rhdemo-checksum-key", "key")
+    assert len(key) == 24
+    assert _checksums(docs)["app"] == _sha(f"{key}:Summer2024!") != _sha(":Summer2024!")
+
+
+def test_first_install_generates_one_password_and_one_key_used_everywhere(helm: Helm, tmp_path: Path) -> None:
     docs = _render_against(helm, tmp_path, {})
     generated = _secret(docs, "rhdemo-db-secret")
     assert len(generated) == 24 and generated.isalnum()
-    assert _pod_annotation(docs, "Deployment", "rhdemo-app", "checksum/secret") == _sha(generated)
-    assert _pod_annotation(docs, "StatefulSet", "postgresql-rhdemo", "checksum/password") == _sha(generated)
+    key = _secret(docs, "rhdemo-checksum-key", "key")
+    assert len(key) == 24 and key not in (generated, _secret(docs, "keycloak-db-secret"))
+    sums = _checksums(docs)
+    assert sums["app"] == sums["db"] != _sha(generated)
     assert _secret(docs, "keycloak-db-secret") != generated
 
 
 def test_an_external_secret_is_not_rendered_but_still_rolls_the_pods(helm: Helm, tmp_path: Path) -> None:
+    """External Secret: the digest of its uid and resourceVersion (changes when it is written)."""
     values = {"postgresql-rhdemo.database.passwordSecret.create": False}
-    docs = _render_against(helm, tmp_path, {(NS, "rhdemo-db-secret"): {"password": "managed-elsewhere"}}, values)
+    live = {(NS, "rhdemo-db-secret"): {"password": "managed-elsewhere"},
+            (NS, "keycloak-db-secret"): {"password": "kc-live"}, **LIVE_KEY}
+    docs = _render_against(helm, tmp_path, live, values, namespaces=(NS,))
     assert not [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "rhdemo-db-secret"]
-    assert _pod_annotation(docs, "Deployment", "rhdemo-app", "checksum/secret") == _sha("managed-elsewhere")
-    assert _pod_annotation(docs, "StatefulSet", "postgresql-rhdemo", "checksum/password") == _sha("managed-elsewhere")
+    sums = _checksums(docs)
+    assert sums["app"] == sums["db"] != _sha("managed-elsewhere")
+    assert sums == _checksums(_render_against(helm, tmp_path, live, values, namespaces=(NS,)))
+    rotated = _checksums(_render_against(helm, tmp_path, {**live, (NS, "rhdemo-db-secret"): {"password": "rotated"}},
+                                         values, namespaces=(NS,)))
+    assert {k for k in sums if sums[k] != rotated[k]} == {"app", "db"}
+
+
+@pytest.mark.parametrize(("live", "message"), [
+    ({}, "Secret rhdemo-stagingkub/rhdemo-db-secret not found: with passwordSecret.create=false it must exist"),
+    ({(NS, "rhdemo-db-secret"): {"password": ""}}, 'Secret rhdemo-stagingkub/rhdemo-db-secret: key "password" is missing or empty'),
+    ({(NS, "rhdemo-db-secret"): {"pwd": "x"}}, 'Secret rhdemo-stagingkub/rhdemo-db-secret: key "password" is missing or empty'),
+], ids=["missing", "empty", "other-key"])
+def test_a_missing_or_empty_external_secret_fails_the_render(
+        helm: Helm, tmp_path: Path, live: dict[tuple[str, str], dict[str, str]], message: str) -> None:
+    values = {"postgresql-rhdemo.database.passwordSecret.create": False}
+    result = _run_against(helm, tmp_path, live, values, namespaces=(NS,))
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    # Without a cluster (helm template) nothing can be looked up: it renders, the pods say the rest.
+    offline = subprocess.run([str(helm.path), "template", "rhdemo", str(CHART), "--namespace", NS, *set_args(values)],
+                             capture_output=True, text=True)
+    assert offline.returncode == 0, offline.stderr
+    assert "checksum/secret: not-looked-up" in offline.stdout

@@ -88,7 +88,8 @@ def _sidecar(docs: list[dict[str, Any]], instance: str, server: PgServer, passwo
     c = container(sts, "password-sync")
     # Pod → host: the socket dir and port of the fixture, the Secret volume's file.
     env = container_env(c, {}, {"PGHOST": str(server.sockdir), "PGPORT": str(server.port),
-                                "PASSWORD_FILE": str(password_file), "CHECK_INTERVAL_SECONDS": "1"})
+                                "PASSWORD_FILE": str(password_file), "CHECK_INTERVAL_SECONDS": "1",
+                                "VERIFY_HOST": server.host})
     _write_secret_file(password_file, secret)
     return shell_script(c), env
 
@@ -150,6 +151,7 @@ def test_robust_sync_applies_the_rotated_secret_without_the_old_password(
             third_password = new_password + "-C"
             _write_secret_file(password_file, third_password)
             rotated_again = _wait_for(lambda: _can_login(pg_server, db["user"], third_password, db["name"]), 15)
+            time.sleep(2)  # the sidecar logs its success after its own login check
         finally:
             sidecar.terminate()
             sidecar_output = sidecar.communicate(timeout=10)[0]

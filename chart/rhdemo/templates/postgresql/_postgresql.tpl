@@ -151,6 +151,13 @@ spec:
           value: /run/secrets/database/password
         - name: CHECK_INTERVAL_SECONDS
           value: {{ $root.Values.passwordSync.checkIntervalSeconds | quote }}
+        - name: REVERIFY_INTERVAL_SECONDS
+          value: {{ $root.Values.passwordSync.reverifyIntervalSeconds | quote }}
+        # The login check goes to the pod's IP: 127.0.0.1 is trusted by the image's pg_hba.
+        - name: VERIFY_HOST
+          valueFrom:
+            fieldRef:
+              fieldPath: status.podIP
         command:
         - /bin/sh
         - -c
