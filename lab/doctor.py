@@ -108,7 +108,7 @@ def check_disk(docker_client: Any) -> Check:
     if docker_client is not None:
         try:
             root = docker_client.info().get("DockerRootDir") or root
-        except Exception:  # only a better guess of where Docker's data lives; the default is fine
+        except Exception:  # noqa: BLE001 — only a better guess of where Docker's data lives; the default is fine
             pass
     target = Path(root)
     while not target.exists() and target != target.parent:

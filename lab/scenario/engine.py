@@ -402,12 +402,13 @@ class Engine:
 
     @staticmethod
     def _data_check(before: object, after: object) -> DataCheck:
+        """A snapshot, None (no table yet), or the Exception that kept the rows from being counted."""
+        readable = [value if isinstance(value, DataSnapshot) else None for value in (before, after)]
         for moment, value in (("before", before), ("after", after)):
             if isinstance(value, Exception):
-                snapshot = lambda v: v if isinstance(v, DataSnapshot) else None  # noqa: E731
-                return DataCheck(snapshot(before), snapshot(after), False,
+                return DataCheck(readable[0], readable[1], False,
                                  f"could not count the rows {moment} the step ({type(value).__name__}: {value}): nothing proves no row was lost")
-        return compare_data(before, after)  # type: ignore[arg-type]
+        return compare_data(readable[0], readable[1])
 
     def _diagnose(self, ctx: ScenarioContext, step: Step, record: StepRecord) -> None:
         try:
