@@ -79,11 +79,19 @@ def config_differences(config: LabConfig, state: ClusterState, node_image_id: st
     """What differs between the desired and the existing node (empty = same config)."""
     differences = []
     if config.node_image and node_image_id and state.node_image_id and node_image_id != state.node_image_id:
-        differences.append(f"node image: running {state.node_image}, wanted {config.node_image}")
+        if state.node_image == config.node_image:  # same tag, other content
+            differences.append(f"node image {config.node_image} was rebuilt since the cluster was created "
+                               f"(running {_short_id(state.node_image_id)}, now {_short_id(node_image_id)})")
+        else:
+            differences.append(f"node image: running {state.node_image}, wanted {config.node_image}")
     missing = desired_port_mappings(config) - state.port_mappings
     for mapping in sorted(missing, key=lambda m: m.host_port):
         differences.append(f"port mapping {mapping.listen_address}:{mapping.host_port}->{mapping.container_port} missing")
     return differences
+
+
+def _short_id(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
 
 
 def plan_cluster(config: LabConfig, state: ClusterState, desired_node_image_id: str | None,

@@ -84,8 +84,8 @@ class EnsureCluster:
 
     def run(self, ctx: UpContext) -> StepStatus:
         plan = ctx.cluster.ensure(recreate=self.recreate, on_step=ctx.progress.detail)
-        detail = {"none": "already as wanted", "start": "node container restarted"}.get(plan.action, "")
-        return StepStatus(self.name, _CLUSTER_STATES[plan.action], "; ".join(filter(None, [detail, *plan.reasons])))
+        detail = "already as wanted" if plan.action == "none" else f"was: {'; '.join(plan.reasons)}"
+        return StepStatus(self.name, _CLUSTER_STATES[plan.action], detail)
 
 
 class EnsureImages:
@@ -144,10 +144,10 @@ class EnsureRelease:
         helm.ensure_dependencies(config.chart_path)
         ctx.desired = desired = desired_release(config, deployed_app_image(config))
         plan = plan_release(helm.current(config.release), desired.fingerprint)
-        ctx.progress.detail(f"{plan.action}: {plan.reason}")
         if plan.clear_pending is not None:
             helm.drop_pending_record(config.release, plan.clear_pending)
         if plan.action != "none":
+            ctx.progress.detail(f"helm upgrade --install ({plan.action}: {plan.reason}): hooks, then the workloads")
             ctx.helm_started = time.monotonic()
             self._apply(ctx, desired)
         current = helm.current(config.release)
@@ -170,7 +170,6 @@ class EnsureRelease:
 
         worker = threading.Thread(target=run, name="helm-upgrade", daemon=True)
         worker.start()
-        ctx.progress.detail("helm upgrade --install (hooks, then the workloads)")
         while worker.is_alive():
             worker.join(timeout=3)
             try:

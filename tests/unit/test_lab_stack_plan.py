@@ -48,6 +48,15 @@ def test_a_different_node_image_is_a_config_difference() -> None:
     assert plan_cluster(config, GOOD, "sha256:node", False).action == "none"
 
 
+def test_a_node_image_rebuilt_under_the_same_tag_is_said_so() -> None:
+    config = LabConfig(node_image="localhost/rhdemo-lab/kind-node:v1.34.4")
+    running = replace(GOOD, node_image="localhost/rhdemo-lab/kind-node:v1.34.4", node_image_id="sha256:0123456789abcdef")
+    plan = plan_cluster(config, running, "sha256:fedcba9876543210", False)
+    assert plan.action == "refuse"
+    assert plan.reasons[0] == ("node image localhost/rhdemo-lab/kind-node:v1.34.4 was rebuilt since the cluster "
+                               "was created (running 0123456789ab, now fedcba987654)")
+
+
 def test_kind_config_maps_localhost_ports_to_the_node_ports() -> None:
     config = LabConfig(app_host_port=18080)
     mappings = kind_config(config)["nodes"][0]["extraPortMappings"]

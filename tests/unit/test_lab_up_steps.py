@@ -114,7 +114,7 @@ def context(cluster: FakeCluster, docker_ids: dict[str, str] | None = None, conf
 def test_the_cluster_step_says_what_it_did_as_a_state(action: str, state: State) -> None:
     status = EnsureCluster().run(context(FakeCluster(ClusterPlan(action, ("why",)))))
     assert (status.step, status.state) == ("cluster", state)
-    assert "none" not in status.detail
+    assert status.detail == ("already as wanted" if action == "none" else "was: why")
 
 
 @pytest.fixture
