@@ -22,7 +22,7 @@ import yaml
 from lab import images as images_mod
 from lab.config import LabConfig
 from lab.errors import LabError
-from lab.kube import port_forward_command
+from lab.kube import api_readyz, kube_contexts, port_forward_command
 from lab.runner import CommandError, Runner, install_hint
 
 # Where local-path-provisioner keeps PersistentVolumes inside the node: data lives here.
@@ -177,15 +177,9 @@ class ClusterProvider(Protocol):
     def check_context(self) -> ContextCheck: ...
 
 
-def kube_contexts(runner: Runner) -> list[str]:
-    """The context names of this user's kubeconfig."""
-    return runner.run(["kubectl", "config", "get-contexts", "-o", "name"], check=False, timeout=30).stdout.split()
-
-
 def api_answers(runner: Runner, context: str, timeout: int = 20) -> bool:
     try:
-        result = runner.run(["kubectl", "--context", context, "get", "--raw", "/readyz",
-                             f"--request-timeout={timeout}s"], timeout=timeout + 5, check=False)
+        result = api_readyz(runner, context, timeout)
     except LabError:
         return False
     return result.returncode == 0 and result.stdout.strip() == "ok"
@@ -451,8 +445,7 @@ class ExistingCluster:
         if context not in kube_contexts(self.runner):
             return ContextCheck(False, f"context {context!r} is not in your kubeconfig",
                                 "list contexts: `kubectl config get-contexts -o name`; or drop --context to use a kind cluster")
-        result = self.runner.run(["kubectl", "--context", context, "get", "--raw", "/readyz", "--request-timeout=10s"],
-                                 timeout=20, check=False)
+        result = api_readyz(self.runner, context, 10)
         if result.returncode != 0:
             return ContextCheck(False, f"{context}: API server does not answer ({result.stderr.strip()[:120]})",
                                 "start that cluster, or drop --context to let the lab create its kind cluster")

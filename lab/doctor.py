@@ -16,6 +16,8 @@ from lab import images as images_mod
 from lab.cluster import ClusterProvider, cluster_for
 from lab.config import LabConfig
 from lab.errors import LabError
+from lab.helm import HELM_VERSION_ARGV
+from lab.kube import KUBECTL_CLIENT_VERSION_ARGV
 from lab.runner import Runner, install_hint
 
 MIN_DOCKER = (23, 0)  # older engines grant CAP_SYS_RESOURCE to --privileged and kind nodes fail here
@@ -204,8 +206,8 @@ def run_checks(config: LabConfig, runner: Runner) -> list[Check]:
     for tool in cluster.tools:
         argv, minimum = TOOL_CHECKS[tool]
         checks.append(check_tool(runner, tool, argv, minimum))
-    checks.append(check_tool(runner, "helm", ["helm", "version", "--template", "{{.Version}}"], None, helm_supported))
-    checks.append(check_tool(runner, "kubectl", ["kubectl", "version", "--client"], MIN_KUBECTL))
+    checks.append(check_tool(runner, "helm", HELM_VERSION_ARGV, None, helm_supported))
+    checks.append(check_tool(runner, "kubectl", KUBECTL_CLIENT_VERSION_ARGV, MIN_KUBECTL))
     checks.append(check_memory())
     checks.append(check_disk(client))
     checks.extend(check_ports(cluster))

@@ -30,6 +30,7 @@ from lab.runner import MASK, CommandError, Runner, is_secret_key, mask_text
 from lab.timeouts import DEFAULTS
 
 FINGERPRINT_LABEL = "lab-fingerprint"
+HELM_VERSION_ARGV = ["helm", "version", "--template", "{{.Version}}"]
 
 
 @dataclass(frozen=True)
@@ -279,8 +280,7 @@ class Helm:
         return ["--kube-context", self.context, "--namespace", self.namespace]
 
     def version(self) -> tuple[int, int, int]:
-        return parse_version(self.runner.run(["helm", "version", "--template", "{{.Version}}"],
-                                             timeout=DEFAULTS.tool_version).stdout)
+        return parse_version(self.runner.run(HELM_VERSION_ARGV, timeout=DEFAULTS.tool_version).stdout)
 
     @property
     def flags(self) -> HelmFlags:

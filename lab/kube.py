@@ -554,6 +554,21 @@ class Kubectl:
                 process.kill()
 
 
+def kube_contexts(runner: Runner) -> list[str]:
+    """The context names of this user's kubeconfig."""
+    return runner.run(KUBECTL_CONTEXTS_ARGV, check=False, timeout=DEFAULTS.query).stdout.split()
+
+
+def api_readyz(runner: Runner, context: str, timeout: int = 20) -> CommandResult:
+    """`kubectl get --raw /readyz` of a context: "ok" when its API server answers and is ready."""
+    return runner.run(["kubectl", "--context", context, "get", "--raw", "/readyz", f"--request-timeout={timeout}s"],
+                      timeout=timeout + 5, check=False)
+
+
+KUBECTL_CONTEXTS_ARGV = ["kubectl", "config", "get-contexts", "-o", "name"]
+KUBECTL_CLIENT_VERSION_ARGV = ["kubectl", "version", "--client"]
+
+
 # kubectl command lines the CLI hands to a user or runs interactively, assembled here like every other.
 def logs_argv(context: str, namespace: str, target: str, *, follow: bool = False, tail: int = 200) -> list[str]:
     """`kubectl logs` of every container of `target` (`deployment/x`, `job/y`), each line prefixed."""
