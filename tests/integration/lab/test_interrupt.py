@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
+CACHE_BIN = Path(os.environ.get("RHDEMO_LAB_CACHE", "/var/cache/rhdemo-lab")) / "bin"
+
 
 def test_ctrl_c_mid_command(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
@@ -21,6 +24,10 @@ def test_ctrl_c_mid_command(tmp_path: Path) -> None:
     marker = tmp_path / "kind-started"
     (bin_dir / "kind").write_text(f"#!/bin/sh\necho $$ > {marker}\nexec sleep 60\n")
     (bin_dir / "kind").chmod(0o755)
+    # The real helm: `lab up` renders the desired release (helm template) before it touches the cluster.
+    helm = shutil.which("helm") or str(CACHE_BIN / "helm")
+    assert os.access(helm, os.X_OK), f"helm not found on PATH nor in {CACHE_BIN} (.ci/lib/install-helm.sh)"
+    (bin_dir / "helm").symlink_to(helm)
     env = {**os.environ, "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "RHDEMO_LAB_TOOL_DIRS": str(bin_dir),
            "RHDEMO_LAB_CLUSTER_NAME": "rhdemo-lab-interrupt-test", "RHDEMO_LAB_STATE_DIR": str(tmp_path / "state"),
            "NO_COLOR": "1"}
