@@ -1,11 +1,13 @@
 """The lab's settings: one frozen dataclass, built once and passed down.
 
-Precedence (lowest first): defaults <- config file (`./lab.toml`, else
+Precedence (lowest first): defaults <- the host's CA settings (`PIP_CERT`, pip's `cert`,
+`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`) <- config file (`./lab.toml`, else
 `~/.config/rhdemo-lab/config.toml`) <- environment (`RHDEMO_LAB_*`) <- flags.
 """
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import os
 import tomllib
@@ -199,12 +201,54 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     return raw
 
 
+def pip_config_files(env: Mapping[str, str], system_dir: Path = Path("/etc")) -> list[Path]:
+    """pip's configuration files, lowest precedence first (global, user, site, $PIP_CONFIG_FILE)."""
+    if env.get("PIP_CONFIG_FILE") == os.devnull:
+        return []  # pip's documented way to load no configuration at all
+    xdg_dirs = [Path(d) for d in env.get("XDG_CONFIG_DIRS", "").split(":") if d] or [system_dir / "xdg"]
+    files = [d / "pip" / "pip.conf" for d in reversed(xdg_dirs)] + [system_dir / "pip.conf"]
+    if env.get("HOME"):
+        home = Path(env["HOME"])
+        files += [home / ".pip" / "pip.conf", Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf"]
+    if env.get("VIRTUAL_ENV"):
+        files.append(Path(env["VIRTUAL_ENV"]) / "pip.conf")
+    if env.get("PIP_CONFIG_FILE"):
+        files.append(Path(env["PIP_CONFIG_FILE"]))
+    return files
+
+
+def host_ca_bundle(env: Mapping[str, str], system_dir: Path = Path("/etc")) -> tuple[str, Path] | None:
+    """The CA bundle this host already trusts for downloads, and where that was said: the image builds
+    run pip, so pip's own settings come first. None when the host sets none."""
+    if env.get("PIP_CERT"):
+        return "PIP_CERT", _to_path(env["PIP_CERT"])
+    found: tuple[str, Path] | None = None
+    for path in pip_config_files(env, system_dir):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue  # pip would refuse it too; the build then fails with pip's own message
+        for section in ("global", "install"):
+            if parser.get(section, "cert", fallback=""):
+                found = f"{path} [{section}] cert", _to_path(parser.get(section, "cert"))
+    if found:
+        return found
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        if env.get(name):
+            return name, _to_path(env[name])
+    return None
+
+
 def load_config(flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
-                config_file: Path | None = None, cwd: Path | None = None) -> LabConfig:
+                config_file: Path | None = None, cwd: Path | None = None, system_dir: Path = Path("/etc")) -> LabConfig:
     """Build the config once: defaults <- file <- env <- flags (flags with value None are unset)."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     layers: list[tuple[str, Mapping[str, Any]]] = []
+    host_ca = host_ca_bundle(env, system_dir)
+    if host_ca is not None:
+        layers.append((host_ca[0], {"ca_cert": host_ca[1]}))
 
     explicit = config_file or (Path(env["RHDEMO_LAB_CONFIG"]) if env.get("RHDEMO_LAB_CONFIG") else None)
     if explicit is not None and not explicit.is_file():

@@ -3,6 +3,8 @@ events and pods, and the kubectl command lines (recorded at the process boundary
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace as NS
@@ -32,11 +34,13 @@ def test_scenario_values_register_every_secret_leaf_by_the_same_rule() -> None:
 
 
 def test_a_budget_keeps_its_reserve_and_never_goes_below_its_floor() -> None:
-    budget = Budget(300, started=0.0)
+    # started long ago on the monotonic clock (which starts near 0 at boot: a fresh machine's CI is young)
+    started = time.monotonic() - 1000
+    budget = Budget(300, started=started)
     assert Budget(300).remaining(keep=20) == pytest.approx(280, abs=1)
     assert Budget(300).for_helm() == pytest.approx(280, abs=1)
     assert Budget(40).for_helm() == 30, "helm never gets less than its floor"
-    assert budget.expired() and budget.remaining(keep=10) == 0.0 and budget.deadline(keep=10) == 290
+    assert budget.expired() and budget.remaining(keep=10) == 0.0 and budget.deadline(keep=10) == started + 290
 
 
 def test_events_and_pods_are_converted_once() -> None:

@@ -16,7 +16,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_defaults_without_file_env_or_flags(tmp_path: Path) -> None:
-    config = load_config({}, env={}, cwd=tmp_path)
+    config = load_config({}, env={}, cwd=tmp_path, system_dir=tmp_path)  # no /etc/pip.conf either
     assert config == LabConfig(tool_dirs=config.tool_dirs, state_dir=config.state_dir)
     assert (config.cluster_name, config.namespace, config.release) == ("rhdemo-lab", "rhdemo-stagingkub", "rhdemo")
     assert config.image_set == ImageSet("public")
@@ -94,3 +94,21 @@ def test_context_flag_targets_an_existing_cluster(tmp_path: Path) -> None:
 def test_app_release_must_be_built(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="app_release"):
         load_config({"app_release": "2.0"}, env={}, cwd=tmp_path)
+
+
+def test_the_hosts_ca_settings_are_honoured_without_a_flag(tmp_path: Path) -> None:
+    bundle = write(tmp_path / "proxy.pem", "")
+    assert load_config({}, env={"SSL_CERT_FILE": str(bundle)}, cwd=tmp_path, system_dir=tmp_path).ca_cert == bundle
+    pip_conf = write(tmp_path / "pip.conf", f"[global]\ncert = {tmp_path / 'pip.pem'}\n")
+    env = {"SSL_CERT_FILE": str(bundle), "PIP_CONFIG_FILE": str(pip_conf)}
+    assert load_config({}, env=env, cwd=tmp_path, system_dir=tmp_path).ca_cert == tmp_path / "pip.pem", \
+        "pip's own setting wins: the image builds run pip"
+    assert load_config({}, env={**env, "PIP_CERT": "/pip-cert.pem"}, cwd=tmp_path, system_dir=tmp_path).ca_cert == Path("/pip-cert.pem")
+    overridden = load_config({"ca_cert": "/flag.pem"}, env={**env, "RHDEMO_LAB_CA_CERT": "/env.pem"}, cwd=tmp_path, system_dir=tmp_path)
+    assert overridden.ca_cert == Path("/flag.pem"), "--ca-cert stays the override"
+    assert load_config({}, env={**env, "PIP_CONFIG_FILE": "/dev/null"}, cwd=tmp_path, system_dir=tmp_path).ca_cert == bundle
+
+
+def test_the_system_pip_conf_is_read(tmp_path: Path) -> None:
+    write(tmp_path / "pip.conf", "[install]\ncert = /etc/corp.pem\n")
+    assert load_config({}, env={}, cwd=tmp_path, system_dir=tmp_path).ca_cert == Path("/etc/corp.pem")
