@@ -224,32 +224,49 @@ class ImageBuilder:
         except docker.errors.ImageNotFound:
             return None
 
-    def build(self, image: AppImage, context: Path, timeout: int,
+    def build(self, image: AppImage, context: Path, timeout: int, log_dir: Path,
               on_line: Callable[[str], None] = lambda line: None) -> str:
-        """Build unless the tag exists (the tag is the content: existing = up to date). Returns the image ID."""
+        """Build unless the tag exists (the tag is the content: existing = up to date). Returns the image ID.
+        The whole build output goes to a file in `log_dir`; a failure names the step, its cause and the file."""
         existing = self.image_id(image.tag)
         if existing:
             return existing
         import docker.errors
 
-        last_lines: list[str] = []
-        try:
-            for chunk in self.docker.api.build(path=str(context), tag=image.tag, buildargs=dict(image.build_args),
-                                               rm=True, forcerm=True, pull=False, decode=True, timeout=timeout,
-                                               labels={"org.rhdemo-lab.release": image.release}):
-                if "stream" in chunk and chunk["stream"].strip():
-                    line = chunk["stream"].rstrip()
-                    last_lines = (last_lines + [line])[-12:]
-                    on_line(line)
-                if "error" in chunk:
-                    raise LabError(f"building {image.tag} failed: {chunk['error'].strip()}",
-                                   "\n".join(last_lines[-6:]) or None)
-        except docker.errors.APIError as exc:
-            raise LabError(f"building {image.tag} failed: {exc.explanation or exc}") from None
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"build-{image.release}.log"
+        step = "the build"
+        with log_path.open("w", encoding="utf-8") as log:
+            try:
+                for chunk in self.docker.api.build(path=str(context), tag=image.tag, buildargs=dict(image.build_args),
+                                                   rm=True, forcerm=True, pull=False, decode=True, timeout=timeout,
+                                                   labels={"org.rhdemo-lab.release": image.release}):
+                    for line in str(chunk.get("stream", "")).splitlines():
+                        log.write(line + "\n")
+                        if line.startswith("Step "):
+                            step = line.split(" : ", 1)[-1][:120]
+                        if line.strip():
+                            on_line(line)
+                    if "error" in chunk:
+                        log.write(str(chunk["error"]))
+                        raise BuildFailed(image.tag, step, str(chunk["error"]), log_path)
+            except docker.errors.APIError as exc:
+                log.write(str(exc))
+                raise BuildFailed(image.tag, step, str(exc.explanation or exc), log_path) from None
         built = self.image_id(image.tag)
         if not built:
-            raise LabError(f"building {image.tag} produced no image")
+            raise LabError(f"building {image.tag} produced no image", f"full log: {log_path}")
         return built
+
+
+class BuildFailed(LabError):
+    """A build's failing step and its cause in a few lines; the whole output stays in the log file."""
+
+    def __init__(self, tag: str, step: str, cause: str, log_path: Path) -> None:
+        lines = [line.strip() for line in cause.strip().splitlines() if line.strip()]
+        summary = "\n".join(lines[-3:]) if lines else "no cause given"
+        super().__init__(f"building {tag} failed at `{step}`: {summary}", f"full build log: {log_path}")
+        self.log_path = log_path
 
 
 def docker_client(timeout: int = 120) -> Any:

@@ -110,7 +110,7 @@ class EnsureImages:
                 ctx.progress.detail(f"building {image.tag}")
                 built.append(image.tag)
             wanted[image.tag] = builder.build(image, config.app_stub_path, config.timeouts.build,
-                                              on_line=ctx.progress.output)
+                                              config.state_dir / "logs", on_line=ctx.progress.output)
         for reference in images_mod.local_images_required(config):
             image_id = builder.image_id(reference)
             if image_id is None:
