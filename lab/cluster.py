@@ -314,7 +314,7 @@ class KindCluster:
     def create(self) -> None:
         if self.config.node_image and not self.desired_node_image_id():
             raise LabError(f"node image {self.config.node_image} is not in Docker and cannot be pulled here",
-                           "build it first (`bash .ci/lib/build-node-image.sh`) or drop --node-image")
+                           "build it first (`lab build node-image`) or drop --node-image")
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="kind-config-") as handle:
             yaml.safe_dump(kind_config(self.config), handle)
             handle.flush()
@@ -373,7 +373,7 @@ class KindCluster:
             raise LabError(f"cannot list the images in node {self.config.node_container} with crictl: "
                            f"{result.stderr.strip()[:200]}",
                            "a node image without crictl is older than this lab: rebuild it "
-                           "(`bash .ci/lib/build-node-image.sh`) and run `lab up --recreate`")
+                           "(`lab build node-image`) and run `lab up --recreate`")
         return {tag: image["id"] for image in json.loads(result.stdout or "{}").get("images", [])
                 for tag in image.get("repoTags") or []}
 

@@ -16,8 +16,10 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +200,46 @@ class Runner:
         if check and completed.returncode != 0:
             raise CommandError(command, completed.returncode,
                                tail(result.stderr or mask_text(completed.stdout, self.secrets)), hint)
+        return result
+
+    def run_logged(self, argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None,
+                   timeout: float | None = None, on_line: Callable[[str], None] = lambda line: None,
+                   hint: str | None = None) -> CommandResult:
+        """A long command (a build): its output, stdout and stderr as they interleave, goes to `log_path` as it
+        comes and each line to `on_line` (progress), masked. A failure carries the last lines and the log's path."""
+        command = self.masked(argv)
+        full = self.resolve(argv)
+        log.info("$ %s > %s", command, log_path)
+        started = time.monotonic()
+        last: deque[str] = deque(maxlen=15)
+        process = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   text=True, errors="replace", env=self._child_env(env), preexec_fn=_die_with_parent)
+        watchdog = threading.Timer(timeout or self.default_timeout, process.kill)
+        watchdog.start()
+        try:
+            with log_path.open("w", encoding="utf-8") as log_file:
+                assert process.stdout is not None
+                for raw in process.stdout:
+                    line = mask_text(raw.rstrip("\n"), self.secrets)
+                    log_file.write(line + "\n")
+                    log_file.flush()
+                    last.append(line)
+                    on_line(line)
+            returncode = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            timed_out = not watchdog.is_alive() and process.returncode == -signal.SIGKILL
+            watchdog.cancel()
+        seconds = time.monotonic() - started
+        result = CommandResult(command, returncode, "", "\n".join(last), seconds)
+        self.history.append(result)
+        log.info("  -> exit %d in %.1fs", returncode, seconds)
+        if returncode != 0:
+            why = f" (timed out after {seconds:.0f}s)" if timed_out else ""
+            raise CommandError(command, returncode, tail(result.stderr, 8) + why, hint)
         return result
 
     def run_interactive(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:

@@ -12,6 +12,7 @@ go_install() {
   log "go install $spec"
   CGO_ENABLED=0 GOBIN="$gobin" go install -trimpath -ldflags "-s -w $ldflags" "$spec"
   mv "$gobin"/* "$target"
+  built "$name $version"
   rm -rf "$gobin"
 }
 
@@ -38,6 +39,7 @@ import (
 func main() { etcdmain.Main(os.Args) }
 GO
   (cd "$work" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$target" .)
+  built "etcd $ETCD_VERSION"
   rm -rf "$work"
 }
 

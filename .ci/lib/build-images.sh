@@ -150,6 +150,7 @@ cached_or() {
   fi
   log "$name: building $tag (cache key $key)"
   "$build" "$tag" "$key"
+  built "$tag"
 }
 
 build_debian() {

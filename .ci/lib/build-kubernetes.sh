@@ -46,4 +46,5 @@ CGO_ENABLED=0 go build -p "$(nproc)" -trimpath -ldflags "$ldflags" -o "$out/" "$
 gcc -Os -static -o "$out/pause" "$src/build/pause/linux/pause.c"
 "$out/kubeadm" version -o short
 touch "$out/.complete"
+built "kubernetes $KUBERNETES_VERSION"
 link_kubectl

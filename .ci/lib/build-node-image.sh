@@ -162,3 +162,4 @@ docker commit \
 docker rm -f "$c" >/dev/null
 docker rmi "$NODE_IMAGE-rootfs" >/dev/null
 log "node image $NODE_IMAGE built (key $cache_key): $(docker image inspect -f '{{.Size}}' "$NODE_IMAGE" | numfmt --to=iec)"
+built "$NODE_IMAGE"

@@ -16,6 +16,8 @@ CACHE_BIN="$RHDEMO_LAB_CACHE/bin"
 mkdir -p "$CACHE_BIN" "$GOMODCACHE" "$GOCACHE"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# built WHAT: records, for `lab build`, that this run built WHAT (its cache did not hold it).
+built() { if [[ -n "${RHDEMO_LAB_BUILT_FILE:-}" ]]; then echo "$1" >> "$RHDEMO_LAB_BUILT_FILE"; fi; }
 
 # phase NAME CMD...: runs CMD, prints one timing line, and on failure the phase
 # name and the tail of its log, then fails.

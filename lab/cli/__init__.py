@@ -6,6 +6,7 @@ One module per command group, each importing only downwards (`application`, then
 - `up`: `lab up`, `lab down` (and `progress`: how `up` renders the steps' states)
 - `inspect`: `lab status`, `lab values`, `lab logs`, `lab psql`
 - `doctor`: `lab doctor`
+- `build`: `lab build` (the registry-free node image and image set)
 - `scenario`: `lab scenario`
 """
 
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import doctor, inspect, scenario, up
+from lab.cli import build, doctor, inspect, scenario, up
 
 app = typer.Typer(name="lab", help="rhdemo-lab: the rhDemo stack on a local kind cluster, and its redeploy failures.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-for group in (doctor, up, inspect, scenario):
+for group in (doctor, build, up, inspect, scenario):
     group.register(app)
 
 

@@ -115,7 +115,7 @@ class EnsureImages:
             image_id = builder.image_id(reference)
             if image_id is None:
                 raise LabError(f"image {reference} of the local image set is not in Docker",
-                               "build the local image set: `bash .ci/lib/build-images.sh`, or use --image-set public")
+                               "build the local image set: `lab build images`, or use --image-set public")
             wanted[reference] = image_id
         loaded = ctx.cluster.load_images(wanted, on_step=ctx.progress.detail)
         figures = {"images": len(wanted), "built": len(built), "loaded": len(loaded or [])}

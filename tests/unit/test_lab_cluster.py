@@ -49,4 +49,4 @@ def test_a_node_without_crictl_says_how_to_get_one(tmp_path: Path, monkeypatch: 
     fake_docker(tmp_path, monkeypatch, node_has_crictl=False)
     with pytest.raises(LabError) as error:
         KindCluster(LabConfig(), Runner(), docker_client=None).node_images()
-    assert "crictl" in error.value.message and "build-node-image.sh" in (error.value.hint or "")
+    assert "crictl" in error.value.message and "lab build node-image" in (error.value.hint or "")
