@@ -118,7 +118,8 @@ def mask_argv(argv: Sequence[str], secrets: Iterable[str] = ()) -> list[str]:
 
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    # tuple() first: a scenario running beside this one may register a secret meanwhile (--jobs)
+    for secret in sorted((s for s in tuple(secrets) if s), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
 

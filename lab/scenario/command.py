@@ -34,6 +34,8 @@ def run_scenarios(names: list[str], make_context: ContextFactory, options: RunOp
     scenarios = registry.all() if all_scenarios else registry.select(names)
     if not scenarios:  # `--all` over an empty package must not pass silently
         raise ScenarioError(f"no scenarios found in the {package!r} package")
+    if options.pause and options.jobs > 1:
+        raise ScenarioError("--pause shows one step at a time: it cannot run scenarios in parallel", "drop --jobs (or --pause)")
     console = console or Console(highlight=False)
     observer = ConsoleObserver(console)
     try:

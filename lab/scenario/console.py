@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console, RenderableType
+from rich.live import Live
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.status import Status
@@ -36,10 +37,15 @@ class ConsoleObserver:
         # Pausing needs someone at a terminal to press Enter.
         self.interactive = sys.stdin.isatty() and self.console.is_terminal if interactive is None else interactive
         self._status: Status | None = None
+        self._parallel = False
+        self._live: Live | None = None  # with --jobs: one line per running scenario
 
     # ---- run and scenario ----------------------------------------------------------------------
     def run_started(self, scenarios: Sequence[Scenario], options: RunOptions) -> None:
+        self._parallel = options.jobs > 1 and len(scenarios) > 1
         flags = [name for name, on in (("pause", options.pause), ("keep", options.keep), ("fail-fast", options.fail_fast)) if on]
+        if self._parallel:
+            flags.append(f"{options.jobs} at once, each shown whole when it ends")
         head = Text.assemble(("Scenarios: ", "bold"), ", ".join(s.id for s in scenarios))
         if flags:
             head.append(f"  ({', '.join(flags)})", style="dim")
@@ -65,8 +71,22 @@ class ConsoleObserver:
                                               f"$ helm uninstall {result.release} -n {result.namespace}\n"
                                               f"$ kubectl delete namespace {result.namespace}", style="dim")))
 
+    def running(self, steps: dict[str, str]) -> None:
+        if not self.console.is_terminal:
+            return  # CI logs: the blocks are enough
+        lines = Text("\n").join(Text.assemble(" ▶ ", (scenario_id, "bold"), f"  {step}", style="dim")
+                                for scenario_id, step in steps.items())
+        if self._live is None:
+            self._live = Live(lines, console=self.console, refresh_per_second=2, transient=True)
+            self._live.start()
+        else:
+            self._live.update(lines)
+
     def run_finished(self, result: RunResult) -> None:
         self._stop_status()
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
         self.console.print()
         table = Table(box=box.SIMPLE_HEAD, title=f"image set: {result.image_set or 'unknown'}", title_justify="left")
         for column in ("scenario", "verdict", "passed", "reproduced", "deviations", "skipped", "duration"):
@@ -104,7 +124,7 @@ class ConsoleObserver:
         return answer.strip().lower() not in ("q", "quit")
 
     def step_running(self, record: StepRecord) -> None:
-        if self.console.is_terminal:
+        if self.console.is_terminal and not self._parallel:  # in parallel, steps are shown after the fact
             self._status = self.console.status(f"{record.label}. {record.title}", spinner="dots")
             self._status.start()
 

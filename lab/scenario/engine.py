@@ -10,8 +10,10 @@ context's teardown) always runs, even after a deviation or Ctrl-C, unless `keep`
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +44,7 @@ class RunOptions:
     keep: bool = False           # leave the namespace (and skip cleanup) for inspection
     fail_fast: bool = False      # stop the whole run at the first deviation
     report_dir: Path | None = None
+    jobs: int = 1                # scenarios run at once, each in its own namespace (1: one after another)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ class Observer(Protocol):
     def step_finished(self, record: StepRecord) -> None: ...
     def scenario_finished(self, result: ScenarioResult) -> None: ...
     def run_finished(self, result: RunResult) -> None: ...
+    # With --jobs: now and then, the step each running scenario is at (scenario id -> "label. title").
+    def running(self, steps: dict[str, str]) -> None: ...
 
 
 class SilentObserver:
@@ -154,6 +159,43 @@ class SilentObserver:
     def step_finished(self, record: StepRecord) -> None: pass
     def scenario_finished(self, result: ScenarioResult) -> None: pass
     def run_finished(self, result: RunResult) -> None: pass
+    def running(self, steps: dict[str, str]) -> None: pass
+
+
+class _Recording:
+    """Stands for the observer while a scenario runs beside others: keeps its calls, replayed as one block
+    when the scenario ends (narrations never interleave), and tells which step it is at."""
+
+    interactive = False
+
+    def __init__(self) -> None:
+        self.calls: list[Callable[[Observer], None]] = []
+        self.at = "preparing"
+
+    def run_started(self, scenarios: Sequence[Scenario], options: RunOptions) -> None: pass
+    def run_finished(self, result: RunResult) -> None: pass
+    def running(self, steps: dict[str, str]) -> None: pass
+    def pause(self, record: StepRecord) -> bool: return True
+
+    def scenario_started(self, scenario: Scenario, ctx: ScenarioContext) -> None:
+        self.calls.append(lambda observer: observer.scenario_started(scenario, ctx))
+
+    def step_started(self, record: StepRecord) -> None:
+        self.calls.append(lambda observer: observer.step_started(record))
+
+    def step_running(self, record: StepRecord) -> None:
+        self.at = f"{record.label}. {record.title}"
+        self.calls.append(lambda observer: observer.step_running(record))
+
+    def step_finished(self, record: StepRecord) -> None:
+        self.calls.append(lambda observer: observer.step_finished(record))
+
+    def scenario_finished(self, result: ScenarioResult) -> None:
+        self.calls.append(lambda observer: observer.scenario_finished(result))
+
+    def replay(self, observer: Observer) -> None:
+        for call in self.calls:
+            call(observer)
 
 
 class PauseNeedsTerminal(Exception):
@@ -214,25 +256,72 @@ class Engine:
         self.options = options
         self.observer: Observer = observer or SilentObserver()
         self.clock = clock
+        self._stopping = threading.Event()  # set by a parallel run's Ctrl-C or fail-fast: stop after the step
         self._last_snapshot: object = _UNKNOWN  # the previous step's `after`, reused as the next `before`
 
     # ---- a run -------------------------------------------------------------------------------
     def run(self, scenarios: Sequence[Scenario]) -> RunResult:
         if self.options.pause and not self.observer.interactive:
             raise PauseNeedsTerminal("--pause waits for Enter before each step: run it from a terminal")
+        if self.options.pause and self.options.jobs > 1:
+            raise PauseNeedsTerminal("--pause shows one step at a time: it cannot run scenarios in parallel (drop --jobs)")
         run = RunResult(image_set="", started_at=_now())
         start = self.clock()
         self.observer.run_started(scenarios, self.options)
-        stop_all = False
-        for scenario in scenarios:
-            if stop_all:
-                run.scenarios.append(self._skipped_scenario(scenario, "an earlier scenario stopped the run"))
-                continue
-            result, stop_all = self._run_scenario(scenario, run)
-            run.scenarios.append(result)
+        if self.options.jobs > 1 and len(scenarios) > 1:
+            run.scenarios = self._run_in_parallel(scenarios, run)
+        else:
+            stop_all = False
+            for scenario in scenarios:
+                if stop_all:
+                    run.scenarios.append(self._skipped_scenario(scenario, "an earlier scenario stopped the run"))
+                    continue
+                result, stop_all = self._run_scenario(scenario, run)
+                run.scenarios.append(result)
         run.duration = self.clock() - start
         self.observer.run_finished(run)
         return run
+
+    def _run_in_parallel(self, scenarios: Sequence[Scenario], run: RunResult) -> list[ScenarioResult]:
+        """Up to `jobs` scenarios at once, each with its own engine (its own snapshots) and a recording
+        observer; results in the scenarios' order, as a serial run gives them. Ctrl-C (or fail-fast) lets
+        each running scenario finish its step and clean up, and skips the ones not started."""
+        stopping = threading.Event()
+        shown = threading.Lock()
+        recordings: dict[str, _Recording] = {}
+
+        def one(scenario: Scenario) -> ScenarioResult:
+            if stopping.is_set():
+                return self._skipped_scenario(scenario, "an earlier scenario stopped the run")
+            recording = recordings[scenario.id] = _Recording()
+            engine = Engine(self.make_context, self.options, recording, self.clock)
+            engine._stopping = stopping
+            own = RunResult(image_set="", started_at=run.started_at)
+            result, stop_all = engine._run_scenario(scenario, own)
+            with shown:
+                del recordings[scenario.id]
+                recording.replay(self.observer)
+                run.image_set = run.image_set or own.image_set
+                run.interrupted = run.interrupted or own.interrupted
+            if stop_all:
+                stopping.set()
+            return result
+
+        with ThreadPoolExecutor(max_workers=self.options.jobs, thread_name_prefix="scenario") as pool:
+            futures: list[Future[ScenarioResult]] = [pool.submit(one, scenario) for scenario in scenarios]
+            try:
+                while not all(future.done() for future in futures):
+                    wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+                    with shown:
+                        self.observer.running({sid: rec.at for sid, rec in recordings.items()})
+            except KeyboardInterrupt:
+                run.interrupted = True
+                stopping.set()
+                for future in futures:
+                    future.cancel()
+                wait(futures)
+            return [future.result() if not future.cancelled() else self._skipped_scenario(s, "interrupted")
+                    for future, s in zip(futures, scenarios, strict=True)]
 
     def _skipped_scenario(self, scenario: Scenario, why: str) -> ScenarioResult:
         result = ScenarioResult(scenario.id, scenario.title, scenario.summary, list(scenario.seed),
@@ -270,6 +359,9 @@ class Engine:
                 result.stopped = "the namespace could not be prepared"
                 stop_all = self.options.fail_fast
             while pending and not result.stopped:
+                if self._stopping.is_set():
+                    result.stopped = "the run is stopping"
+                    break
                 phase, number, step = pending[0]
                 record = self._new_record(ctx, phase, number, step)
                 self.observer.step_started(record)

@@ -20,6 +20,7 @@ an earlier revision, exactly like a plain `helm upgrade` (no --reuse-values).
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -349,6 +350,7 @@ class _PreparedCluster:
         self.config = config
         self.runner = runner
         self.done = False
+        self._lock = threading.Lock()  # scenarios running at once (--jobs) converge the cluster once
         self._app_images: dict[str, images_mod.AppImage] | None = None
         self.deleting: list[Kubectl] = []  # namespaces whose deletion was started, not yet awaited
 
@@ -359,13 +361,14 @@ class _PreparedCluster:
         return self._app_images
 
     def ensure(self) -> None:
-        if self.done:
-            return
-        # The same steps 1-2 as `lab up` (quietly): the scenarios then install their own releases.
-        stack = Stack(self.config, self.runner)
-        stack.ensure_cluster()
-        stack.ensure_images(list(self.app_images().values()))
-        self.done = True
+        with self._lock:
+            if self.done:
+                return
+            # The same steps 1-2 as `lab up` (quietly): the scenarios then install their own releases.
+            stack = Stack(self.config, self.runner)
+            stack.ensure_cluster()
+            stack.ensure_images(list(self.app_images().values()))
+            self.done = True
 
 
 class LiveContextFactory:

@@ -38,6 +38,13 @@ def test_pause_without_a_terminal_is_refused_before_touching_the_cluster() -> No
     assert "terminal" in result.output
 
 
+def test_pause_and_parallel_jobs_together_are_refused_before_touching_the_cluster() -> None:
+    result = runner.invoke(app, ["scenario", "--pause", "--jobs", "2", "hook-deadlock", "rollback"])
+    assert result.exit_code == 1
+    assert "cannot run scenarios in parallel" in result.output and "drop --jobs" in result.output
+    assert runner.invoke(app, ["scenario", "--jobs", "0", "--all"]).exit_code == 2, "typer refuses --jobs 0"
+
+
 def test_passwords_are_placeholders_in_replay_lines_and_real_only_in_resolved_values() -> None:
     password = Password("B")
     values = {"passwordSync": {"mode": "robust"}, "postgresql-rhdemo": {"database": {"password": password}},
