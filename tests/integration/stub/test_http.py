@@ -87,7 +87,8 @@ def test_invalid_bodies_are_400_with_a_clear_message(stub: Stub, http: httpx.Cli
                               "required type 'java.lang.Long'; For input string: \"abc\""),
     ("/api/employes", {"page": "-1"}, "Page index must not be less than zero"),
     ("/api/employes", {"size": "0"}, "Page size must be between 1 and 2000"),
-    ("/api/employes", {"page": "x"}, "Parameter 'page' must be an integer"),
+    ("/api/employes", {"page": "x"}, "Method parameter 'page': Failed to convert value of type 'java.lang.String' "
+                                     "to required type 'int'; For input string: \"x\""),
     ("/api/employes", {"sort": "salaire,asc"}, "Invalid sort 'salaire,asc'"),
 ])
 def test_invalid_parameters_are_400(stub: Stub, http: httpx.Client, path: str, params: dict, fragment: str) -> None:
