@@ -92,8 +92,31 @@ def error(request: Request, status: int, message: str, headers: dict[str, str] |
     }, status_code=status, headers=headers)
 
 
+_RESOLVER = "org.springframework.web.servlet.mvc.support.DefaultHandlerExceptionResolver"
+_TYPE_MISMATCH = "org.springframework.web.method.annotation.MethodArgumentTypeMismatchException"
+_NOT_READABLE = "org.springframework.http.converter.HttpMessageNotReadableException"
+_NOT_VALID = "org.springframework.web.bind.MethodArgumentNotValidException"
+# The controller methods a request body is bound to, as Spring names them in MethodArgumentNotValidException.
+CREATE = "[0] in public org.springframework.http.ResponseEntity<fr.leuwen.rhdemoAPI.model.Employe> " \
+         "fr.leuwen.rhdemoAPI.EmployeController.create(fr.leuwen.rhdemoAPI.model.Employe)"
+UPDATE = "[1] in public fr.leuwen.rhdemoAPI.model.Employe " \
+         "fr.leuwen.rhdemoAPI.EmployeController.update(java.lang.Long,fr.leuwen.rhdemoAPI.model.Employe)"
+# Jackson's StreamReadConstraints default, and its text when a document goes deeper.
+MAX_NESTING_DEPTH = 1000
+_TOO_DEEP = (f"JSON parse error: Document nesting depth ({MAX_NESTING_DEPTH + 1}) exceeds the maximum allowed "
+             f"({MAX_NESTING_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)")
+_NOT_AN_OBJECT = ("JSON parse error: Cannot deserialize value of type `fr.leuwen.rhdemoAPI.model.Employe` from "
+                  "Array value (token `JsonToken.START_ARRAY`)")
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
 class BadRequest(Exception):
-    pass
+    """A 400. `resolved`: the Spring exception behind it when Spring's DefaultHandlerExceptionResolver
+    handles it, which logs `Resolved [<exception>: <message>]` at WARN (ResponseStatusException: nothing)."""
+
+    def __init__(self, message: str, resolved: str | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.resolved = f"{resolved}: {detail or message}" if resolved else None
 
 
 class PayloadTooLarge(Exception):
@@ -110,7 +133,7 @@ def _java_integer(raw: str, name: str, java_type: str, bounds: tuple[int, int]) 
     if _ASCII_INTEGER.fullmatch(raw) and bounds[0] <= int(raw) <= bounds[1]:
         return int(raw)
     raise BadRequest(f"Method parameter '{name}': Failed to convert value of type 'java.lang.String' to required "
-                     f"type '{java_type}'; For input string: \"{raw}\"")
+                     f"type '{java_type}'; For input string: \"{raw}\"", _TYPE_MISMATCH)
 
 
 def _parse_id(raw: str) -> int:
@@ -140,7 +163,7 @@ def _sort(request: Request, model: Model) -> sql.Composable:
     return sql.SQL(", ").join(orders)
 
 
-def _payload(body: Any, model: Model) -> dict[str, Any]:
+def _payload(body: Any, model: Model, method: str) -> dict[str, Any]:
     """Bean validation of the Employe fields; unknown fields are ignored like Jackson in Spring Boot."""
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
@@ -169,7 +192,11 @@ def _payload(body: Any, model: Model) -> dict[str, Any]:
             continue
         values[column.name] = value
     if problems:  # MethodArgumentNotValidException on the @Valid request body
-        raise BadRequest(f"Validation failed for object='employe'. Error count: {len(problems)}")
+        # Spring's exception message also lists each rejected value, its codes and arguments: reduced here.
+        detail = f"Validation failed for argument {method}: " + "; ".join(
+            f"[Field error in object 'employe' on field '{field}': default message [{message}]]"
+            for field, message in (problem.split(": ", 1) for problem in problems))
+        raise BadRequest(f"Validation failed for object='employe'. Error count: {len(problems)}", _NOT_VALID, detail)
     return values
 
 
@@ -189,14 +216,36 @@ async def _read_body(request: Request) -> bytes:
     return bytes(received)
 
 
+def _too_deep(body: bytes) -> bool:
+    """Nesting past Jackson's limit, counted outside strings without building anything."""
+    if body.count(b"[") + body.count(b"{") <= MAX_NESTING_DEPTH:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(body):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 async def _json_body(request: Request) -> Any:
+    """The body as Jackson reads it into an Employe: a top-level array fails at its first token, nesting
+    past 1000 levels at level 1001, whatever follows."""
     body = await _read_body(request)
+    if body.lstrip(b" \t\r\n").startswith(b"["):
+        raise BadRequest(_NOT_AN_OBJECT, _NOT_READABLE)
+    if _too_deep(body):
+        raise BadRequest(_TOO_DEEP, _NOT_READABLE)
     try:
         return json.loads(body)
-    except RecursionError:  # the C decoder stops at the interpreter's recursion limit (about 1000 levels)
-        raise BadRequest("JSON parse error: Document nesting depth exceeds the maximum allowed") from None
+    except RecursionError:  # not reached after _too_deep; the C decoder's own guard, kept as a 400
+        raise BadRequest(_TOO_DEEP, _NOT_READABLE) from None
     except ValueError:  # syntax, encoding (not UTF-8/16/32), or an integer past Python's digit limit
-        raise BadRequest("Malformed JSON request body") from None
+        raise BadRequest("Malformed JSON request body", _NOT_READABLE) from None
 
 
 def _pgjdbc_message(exc: psycopg.Error) -> str:
@@ -276,6 +325,8 @@ def api_app(state: AppState) -> Starlette:
             try:
                 return await handler(request)
             except BadRequest as exc:
+                if exc.resolved:
+                    logs.log("WARN", _RESOLVER, f"Resolved [{exc.resolved}]", logs.current_thread())
                 return error(request, 400, str(exc))
             except PayloadTooLarge:
                 # Spring's text for a request over its size limit; the connection is closed like Tomcat
@@ -327,7 +378,7 @@ def api_app(state: AppState) -> Starlette:
         return JSONResponse(_employe_json(row, model))
 
     async def create_employe(request: Request) -> Response:
-        values = _payload(await _json_body(request), model)
+        values = _payload(await _json_body(request), model, CREATE)
         names = list(values)
         async with state.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
@@ -341,7 +392,7 @@ def api_app(state: AppState) -> Starlette:
 
     async def update_employe(request: Request) -> Response:
         employe_id = _parse_id(request.path_params["id"])
-        values = _payload(await _json_body(request), model)
+        values = _payload(await _json_body(request), model, UPDATE)
         async with state.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(sql.SQL("UPDATE {} SET {} WHERE id = %s RETURNING {}").format(

@@ -72,7 +72,9 @@ _INVALID = "Validation failed for object='employe'. Error count: 1"
     ({"prenom": "A", "nom": "B", "mail": "a@rhdemo.fr", "telephone": "0" * 21}, _INVALID),
     ({"prenom": ["A"], "nom": "B", "mail": "a@rhdemo.fr"}, _INVALID),
     ({"nom": "", "mail": "not-a-mail"}, "Validation failed for object='employe'. Error count: 3"),
-    (["not", "an", "object"], "Request body must be a JSON object"),
+    (["not", "an", "object"], "JSON parse error: Cannot deserialize value of type `fr.leuwen.rhdemoAPI.model.Employe` "
+                              "from Array value (token `JsonToken.START_ARRAY`)"),
+    ("not an object", "Request body must be a JSON object"),
 ])
 def test_invalid_bodies_are_400_with_a_clear_message(stub: Stub, http: httpx.Client, payload: object,
                                                      fragment: str) -> None:
