@@ -332,6 +332,8 @@ def bad_input(server: PgServer, workdir: Path) -> dict[str, Observation]:
                 base, content=('{"prenom": "A\\ud800B", ' + alice + "}").encode(), headers=json_headers)),
             ("POST JSON nested 200,000 deep", lambda: client.post(
                 base, content=b"[" * 200_000 + b"]" * 200_000, headers=json_headers)),
+            ("POST JSON object nested 200,000 deep", lambda: client.post(
+                base, content=b'{"":' * 200_000 + b"1" + b"}" * 200_000, headers=json_headers)),
             ("POST 2 MiB body", lambda: client.post(
                 base, content=('{"prenom": "' + "A" * 2 * 1024 * 1024 + '", ' + alice + "}").encode(),
                 headers=json_headers)),
