@@ -279,14 +279,20 @@ def _spring_exception(exc: BaseException) -> tuple[str, str, str]:
     return name, message, f"{name}: {message}"
 
 
-def unexpected_error(request: Request, exc: BaseException, servlet: str) -> JSONResponse:
+# The servlet of each web server and its Tomcat engine, as Spring Boot names them.
+API_SERVLET = ("dispatcherServlet", "Tomcat")
+MANAGEMENT_SERVLET = ("dispatcherServletRegistration", "Tomcat-1")
+
+
+def unexpected_error(request: Request, exc: BaseException, servlet: tuple[str, str]) -> JSONResponse:
     """What Tomcat logs for an exception no handler took (the servlet failure line, then the root cause
-    and its frames), and Spring Boot's 500 body."""
+    and its frames), and Spring Boot's 500 body. The logger is Tomcat's, abbreviated like logback's %logger{39}."""
     java_class, message, root = _spring_exception(exc)
     if isinstance(exc, psycopg.Error) and exc.sqlstate:
         _log_sql_error(exc)
-    logs.log("ERROR", f"o.a.c.c.C.[.[.[/].[{servlet}]",
-             f"Servlet.service() for servlet [{servlet}] in context with path [] threw exception [Request "
+    name, engine = servlet
+    logs.log("ERROR", f"org.apache.catalina.core.ContainerBase.[{engine}].[localhost].[/].[{name}]",
+             f"Servlet.service() for servlet [{name}] in context with path [] threw exception [Request "
              f"processing failed: {java_class}: {message}] with root cause", logs.current_thread())
     frames = [f"\tat {frame.name}({Path(frame.filename).name}:{frame.lineno})"
               for frame in reversed(traceback.extract_tb(exc.__traceback__))]
@@ -345,7 +351,7 @@ def api_app(state: AppState) -> Starlette:
                 _log_transaction_failure(exc, state.pool.address)
                 return error(request, 500, "Could not open JPA EntityManager for transaction")
             except Exception as exc:  # noqa: BLE001 - Tomcat's last resort: logged, Spring's 500 body
-                return unexpected_error(request, exc, "dispatcherServlet")
+                return unexpected_error(request, exc, API_SERVLET)
         return endpoint
 
     async def list_employes(request: Request) -> Response:
@@ -435,7 +441,7 @@ def api_app(state: AppState) -> Starlette:
         return JSONResponse(openapi.api_docs(model, server_url, MAX_PAGE_SIZE))
 
     async def last_resort(request: Request, exc: Exception) -> Response:
-        return unexpected_error(request, exc, "dispatcherServlet")
+        return unexpected_error(request, exc, API_SERVLET)
 
     return Starlette(routes=[
         Route("/api/employes", collection, methods=["GET", "POST"]),
@@ -587,7 +593,8 @@ def management_app(state: AppState) -> Starlette:
         try:
             async with state.pool.connection() as conn:
                 migrations = await _flyway_info(conn, state.resolved)
-        except (psycopg.Error, ConnectionNotAvailable):
+        except (psycopg.OperationalError, ConnectionNotAvailable):
+            # No connection. Any other failure (a history table altered by hand) goes to last_resort: logged.
             return error(request, 500, "Failed to obtain JDBC Connection")
         return JSONResponse({"contexts": {state.app_name: {"flywayBeans": {"flyway": {"migrations": migrations}}}}},
                             media_type=ACTUATOR_JSON)
@@ -607,7 +614,7 @@ def management_app(state: AppState) -> Starlette:
         return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
 
     async def last_resort(request: Request, exc: Exception) -> Response:
-        return unexpected_error(request, exc, "dispatcherServletRegistration")
+        return unexpected_error(request, exc, MANAGEMENT_SERVLET)
 
     return Starlette(routes=[
         Route("/actuator", links),

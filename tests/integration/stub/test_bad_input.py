@@ -45,6 +45,16 @@ def _assert_spring_error(response: httpx.Response, status: int, path: str) -> di
     return body
 
 
+def _logged(stub: Stub, text: str, timeout: float = 5) -> bool:
+    """Whether the stub logged `text`: its output is read by a thread, so a line may lag the answer."""
+    deadline = time.monotonic() + timeout
+    while text not in stub.output:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -134,8 +144,8 @@ def test_paging_parameters_are_java_ints(stub: Stub, http: httpx.Client, name: s
     assert body["message"] == (f"Method parameter '{name}': Failed to convert value of type 'java.lang.String' "
                                f"to required type 'int'; For input string: \"{raw}\"")
     # logged like Spring's DefaultHandlerExceptionResolver
-    assert (".w.s.m.s.DefaultHandlerExceptionResolver : Resolved [org.springframework.web.method.annotation."
-            f"MethodArgumentTypeMismatchException: {body['message']}]") in stub.output
+    assert _logged(stub, ".w.s.m.s.DefaultHandlerExceptionResolver : Resolved [org.springframework.web.method."
+                         f"annotation.MethodArgumentTypeMismatchException: {body['message']}]"), stub.output
 
 
 def test_the_last_int_page_is_an_empty_page(stub: Stub, http: httpx.Client) -> None:
@@ -181,8 +191,8 @@ def test_json_nested_200000_deep_is_400(stub: Stub, http: httpx.Client, opening:
     else:
         assert body["message"] == ("JSON parse error: Document nesting depth (1001) exceeds the maximum allowed "
                                    "(1000, from `StreamReadConstraints.getMaxNestingDepth()`)")
-    assert "WARN" in stub.output and "DefaultHandlerExceptionResolver : Resolved [org.springframework.http.converter." \
-        "HttpMessageNotReadableException: JSON parse error: " in stub.output
+    assert _logged(stub, "DefaultHandlerExceptionResolver : Resolved [org.springframework.http.converter."
+                         f"HttpMessageNotReadableException: {body['message']}]"), stub.output
     assert http.get(f"{stub.api}{API}").status_code == 200
 
 
@@ -207,8 +217,8 @@ def test_a_database_data_error_is_400_and_logged_like_hibernate(
     response = http.post(f"{stub.api}{API}", json=_alice(nom="Martin-Durand"))
     body = _assert_spring_error(response, 400, API)
     assert "value too long for type character varying(5)" in str(body["message"])
-    assert "SQL Error: 0, SQLState: 22001" in stub.output
-    assert "ERROR: value too long for type character varying(5)" in stub.output
+    assert _logged(stub, "SQL Error: 0, SQLState: 22001"), stub.output
+    assert _logged(stub, "ERROR: value too long for type character varying(5)"), stub.output
 
 
 # --- unexpected errors -----------------------------------------------------------------------------
@@ -230,9 +240,23 @@ def test_an_unexpected_error_is_logged_like_spring_and_answers_spring_500(
     failures = [m.group("exception") for m in _SERVLET_FAILURE.finditer(stub.output)]
     assert len(failures) == 3, stub.output
     assert all(f.startswith("org.springframework.dao.InvalidDataAccessResourceUsageException: ") for f in failures)
-    assert "SQL Error: 0, SQLState: 42P01" in stub.output
-    assert 'org.postgresql.util.PSQLException: ERROR: relation "employes" does not exist' in stub.output
+    assert _logged(stub, "SQL Error: 0, SQLState: 42P01"), stub.output
+    assert _logged(stub, 'org.postgresql.util.PSQLException: ERROR: relation "employes" does not exist'), stub.output
     assert "Traceback" not in stub.output
+
+
+def test_an_unexpected_error_on_the_management_port_is_logged_too(
+        stub: Stub, http: httpx.Client, pg_server: PgServer, pg_database: dict[str, str]) -> None:
+    """Flyway's history table altered by hand: /actuator/flyway cannot read it (before: a 500 saying
+    `Failed to obtain JDBC Connection`, nothing logged)."""
+    _alter(pg_server, pg_database, "ALTER TABLE flyway_schema_history DROP COLUMN checksum")
+    response = http.get(f"{stub.management}/actuator/flyway")
+    body = _assert_spring_error(response, 500, "/actuator/flyway")
+    assert 'column "checksum" does not exist' in str(body["message"])
+    assert _logged(stub, "[dispatcherServletRegistration] : Servlet.service() for servlet "
+                         "[dispatcherServletRegistration] in context with path [] threw exception [Request processing "
+                         "failed: org.springframework.dao.InvalidDataAccessResourceUsageException: "), stub.output
+    assert _logged(stub, "SQL Error: 0, SQLState: 42703"), stub.output
 
 
 # --- the API's description -------------------------------------------------------------------------
