@@ -1,6 +1,6 @@
 """Figures for the stub app (prints, asserts nothing):
 - time from process start to readiness (/actuator/health/readiness = 200), database already up and migrated;
-- resident memory (RSS) after 1,000 API requests;
+- resident memory (RSS) after 1,000 API requests, and around a 150 MB POST (refused unread: 413);
 - image size and growth over its base, when a Docker engine is available.
 
 Run from the repository root:  /opt/rhdemo-lab-venv/bin/python benchmarks/stub_benchmark.py [--runs N]
@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -101,6 +102,29 @@ def bench_rss(jdbc_url: str, user: str, requests: int = 1000) -> None:
           f"({requests / elapsed:.0f} requests/s, sequential, one client)")
 
 
+def bench_big_body(jdbc_url: str, user: str, megabytes: int = 150) -> None:
+    """A 150 MB POST streamed to the stub: it answers 413 from the announced length and never holds it."""
+    env = _env(jdbc_url, user)
+    proc, _ = _start_and_wait(env)
+    size = megabytes * 1024 * 1024
+    chunk = b"A" * (1024 * 1024)
+
+    def body() -> Iterator[bytes]:
+        for _ in range(megabytes):
+            yield chunk
+
+    rss_before = _rss_kib(proc.pid)
+    started = time.monotonic()
+    with httpx.Client(timeout=60) as client:
+        status = client.post(f"http://127.0.0.1:{env['SERVER_PORT']}/api/employes", content=body(),
+                             headers={"content-type": "application/json", "content-length": str(size)}).status_code
+    elapsed = time.monotonic() - started
+    rss_after = _rss_kib(proc.pid)
+    _stop(proc)
+    print(f"{megabytes} MB POST: {status} in {elapsed * 1000:.0f} ms; RSS {rss_before / 1024:.1f} MiB before, "
+          f"{rss_after / 1024:.1f} MiB after")
+
+
 def bench_image() -> None:
     if not shutil.which("docker") or subprocess.run(["docker", "version"], capture_output=True).returncode != 0:
         print("image size: no Docker engine available")
@@ -136,6 +160,7 @@ def main() -> None:
         jdbc_url = server.jdbc_url(name)
         bench_startup(jdbc_url, user, args.runs)
         bench_rss(jdbc_url, user)
+        bench_big_body(jdbc_url, user)
     finally:
         server.stop()
         shutil.rmtree(server.datadir.parent, ignore_errors=True)

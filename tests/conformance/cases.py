@@ -309,6 +309,55 @@ def _recovery(run: Run, back: float) -> Observation:
     return {"recovery time of /actuator/health/db": observe.recovery_class(None)}
 
 
+def bad_input(server: PgServer, workdir: Path) -> dict[str, Observation]:
+    """Hostile requests to a healthy app (issue 12): what each answers, and what each logs meanwhile."""
+    def one(implementation: str) -> Observation:
+        database = Database.create(server)
+        run = start(implementation, database, workdir, RHDEMO_APP_VERSION="1.1")
+        run.app.wait_started()
+        base = run.app.api + "/api/employes"
+        json_headers = {"content-type": "application/json"}
+        alice = '"nom": "Martin", "mail": "alice@example.org"'
+        client = httpx.Client(timeout=60)
+        steps: list[tuple[str, Callable[[], httpx.Response]]] = [
+            ("GET id ² (not a decimal digit)", lambda: client.get(base + "/²")),
+            ("GET id ٣ (an Arabic-Indic digit)", lambda: client.get(base + "/٣")),
+            ("GET id past Long.MAX_VALUE", lambda: client.get(base + "/9223372036854775808")),
+            ("GET page past Integer.MAX_VALUE", lambda: client.get(base, params={"page": "2147483648"})),
+            ("GET page past Long.MAX_VALUE", lambda: client.get(base, params={"page": "9223372036854775808"})),
+            ("GET size not a number", lambda: client.get(base, params={"size": "x"})),
+            ("POST prenom with NUL", lambda: client.post(
+                base, content=('{"prenom": "A\\u0000B", ' + alice + "}").encode(), headers=json_headers)),
+            ("POST prenom with a lone surrogate", lambda: client.post(
+                base, content=('{"prenom": "A\\ud800B", ' + alice + "}").encode(), headers=json_headers)),
+            ("POST JSON nested 200,000 deep", lambda: client.post(
+                base, content=b"[" * 200_000 + b"]" * 200_000, headers=json_headers)),
+            ("POST JSON object nested 200,000 deep", lambda: client.post(
+                base, content=b'{"":' * 200_000 + b"1" + b"}" * 200_000, headers=json_headers)),
+            ("POST 2 MiB body", lambda: client.post(
+                base, content=('{"prenom": "' + "A" * 2 * 1024 * 1024 + '", ' + alice + "}").encode(),
+                headers=json_headers)),
+        ]
+        out: Observation = {}
+        began = time.time()
+        with client:
+            for label, call in steps:
+                out[f"API {label}"] = describe(call(), run.ctx)
+            with psycopg.connect(server.tcp_dsn(database.user, database.password, database.name),
+                                 autocommit=True) as conn:
+                stored = conn.execute("SELECT prenom FROM employes ORDER BY id").fetchall()
+                out["rows stored by the requests above"] = [repr(row[0]) for row in stored]
+                conn.execute("DELETE FROM employes")
+                conn.execute("ALTER TABLE employes ALTER COLUMN nom TYPE varchar(5)")
+            out["API POST nom longer than its column (varchar(5))"] = describe(client.post(
+                base, json={"prenom": "Alice", "nom": "Martin", "mail": "alice@example.org"}), run.ctx)
+        time.sleep(0.5)
+        out["log lines of the bad requests"] = sorted(set(run.entries(since=began)))
+        run.app.terminate()
+        return out
+    return side_by_side(one)
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -329,6 +378,7 @@ CASES: tuple[Case, ...] = (
     Case("flyway-baseline", "Flyway on a non-empty schema with baseline-on-migrate", baseline),
     Case("healthy-flyway-on", "healthy start (Flyway on), actuator, API, SIGTERM", healthy(True)),
     Case("healthy-flyway-off", "healthy start (Flyway off), actuator, API, SIGTERM", healthy(False)),
+    Case("bad-input", "healthy start (Flyway on, release 1.1), hostile requests", bad_input),
     Case("database-stopped", "database stopped then restarted while running (pool timeout 3 s)", outage("stopped")),
     Case("password-changed", "password changed and backends terminated while running (pool timeout 30 s)",
          outage("password")),

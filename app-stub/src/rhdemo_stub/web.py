@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,14 +21,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rhdemo_stub import flyway, logs
+from rhdemo_stub import flyway, logs, openapi
 from rhdemo_stub.model import TABLE, Model
 from rhdemo_stub.pool import ConnectionNotAvailable, HikariPool, pgjdbc_exception, pgjdbc_sqlstate
 
 _MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_PAGE_SIZE = 2000
+# The largest request body read (an employe is well under 2 KB); past it, 413 before reading the rest.
+MAX_BODY_BYTES = 1024 * 1024
+# Long.parseLong / Integer.parseInt take any Unicode decimal digit (so does Python's int()): ids and
+# paging parameters are ASCII digits only.
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+_JAVA_INT = (-(2**31), 2**31 - 1)
+_JAVA_LONG = (-(2**63), 2**63 - 1)
+# What PostgreSQL's text and JSON cannot carry faithfully: NUL, and UTF-16 halves without their pair.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-            500: "Internal Server Error", 503: "Service Unavailable"}
+            413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
 ACTUATOR_JSON = "application/vnd.spring-boot.actuator.v3+json"
 SLOW_INDICATOR_SECONDS = 10.0   # management.endpoint.health.logging.slow-indicator-threshold
 _DATASOURCE_INDICATOR = "org.springframework.boot.actuate.jdbc.DataSourceHealthIndicator"
@@ -69,15 +80,46 @@ class AppState:
                  thread)
 
 
-def error(request: Request, status: int, message: str) -> JSONResponse:
-    """Spring Boot's error body (with server.error.include-message=always)."""
+def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Spring Boot's error body (with server.error.include-message=always). `path` is the request URI as
+    sent (Tomcat's getRequestURI is not decoded); a message echoing bad input cannot break the encoding."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
     return JSONResponse({
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "status": status, "error": _REASONS.get(status, ""), "message": message, "path": request.url.path,
-    }, status_code=status)
+        "status": status, "error": _REASONS.get(status, ""),
+        "message": message.encode("utf-8", "replace").decode("utf-8"), "path": path,
+    }, status_code=status, headers=headers)
+
+
+_RESOLVER = "org.springframework.web.servlet.mvc.support.DefaultHandlerExceptionResolver"
+_TYPE_MISMATCH = "org.springframework.web.method.annotation.MethodArgumentTypeMismatchException"
+_NOT_READABLE = "org.springframework.http.converter.HttpMessageNotReadableException"
+_NOT_VALID = "org.springframework.web.bind.MethodArgumentNotValidException"
+# The controller methods a request body is bound to, as Spring names them in MethodArgumentNotValidException.
+CREATE = "[0] in public org.springframework.http.ResponseEntity<fr.leuwen.rhdemoAPI.model.Employe> " \
+         "fr.leuwen.rhdemoAPI.EmployeController.create(fr.leuwen.rhdemoAPI.model.Employe)"
+UPDATE = "[1] in public fr.leuwen.rhdemoAPI.model.Employe " \
+         "fr.leuwen.rhdemoAPI.EmployeController.update(java.lang.Long,fr.leuwen.rhdemoAPI.model.Employe)"
+# Jackson's StreamReadConstraints default, and its text when a document goes deeper.
+MAX_NESTING_DEPTH = 1000
+_TOO_DEEP = (f"JSON parse error: Document nesting depth ({MAX_NESTING_DEPTH + 1}) exceeds the maximum allowed "
+             f"({MAX_NESTING_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)")
+_NOT_AN_OBJECT = ("JSON parse error: Cannot deserialize value of type `fr.leuwen.rhdemoAPI.model.Employe` from "
+                  "Array value (token `JsonToken.START_ARRAY`)")
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 
 
 class BadRequest(Exception):
+    """A 400. `resolved`: the Spring exception behind it when Spring's DefaultHandlerExceptionResolver
+    handles it, which logs `Resolved [<exception>: <message>]` at WARN (ResponseStatusException: nothing)."""
+
+    def __init__(self, message: str, resolved: str | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.resolved = f"{resolved}: {detail or message}" if resolved else None
+
+
+class PayloadTooLarge(Exception):
     pass
 
 
@@ -85,22 +127,26 @@ def _employe_json(row: dict[str, Any], model: Model) -> dict[str, Any]:
     return {c.name: row[c.name] for c in model.columns}
 
 
-def _parse_id(raw: str) -> int:
-    """A Long path variable: Long.parseLong's rules and Spring's type-mismatch message."""
-    if re.fullmatch(r"[+-]?\d+", raw) and -(2**63) <= int(raw) < 2**63:
+def _java_integer(raw: str, name: str, java_type: str, bounds: tuple[int, int]) -> int:
+    """A Long or int method parameter: ASCII digits within the Java type's range, else Spring's
+    MethodArgumentTypeMismatchException text (400)."""
+    if _ASCII_INTEGER.fullmatch(raw) and bounds[0] <= int(raw) <= bounds[1]:
         return int(raw)
-    raise BadRequest(f"Method parameter 'id': Failed to convert value of type 'java.lang.String' to required type "
-                     f"'java.lang.Long'; For input string: \"{raw}\"")
+    raise BadRequest(f"Method parameter '{name}': Failed to convert value of type 'java.lang.String' to required "
+                     f"type '{java_type}'; For input string: \"{raw}\"", _TYPE_MISMATCH)
+
+
+def _parse_id(raw: str) -> int:
+    """`@PathVariable Long id`."""
+    return _java_integer(raw, "id", "java.lang.Long", _JAVA_LONG)
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
+    """`@RequestParam(defaultValue = ...) int name`: an int, so page * size always fits a bigint OFFSET."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"Parameter '{name}' must be an integer, got '{raw}'") from None
+    return _java_integer(raw, name, "int", _JAVA_INT)
 
 
 def _sort(request: Request, model: Model) -> sql.Composable:
@@ -117,7 +163,7 @@ def _sort(request: Request, model: Model) -> sql.Composable:
     return sql.SQL(", ").join(orders)
 
 
-def _payload(body: Any, model: Model) -> dict[str, Any]:
+def _payload(body: Any, model: Model, method: str) -> dict[str, Any]:
     """Bean validation of the Employe fields; unknown fields are ignored like Jackson in Spring Boot."""
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
@@ -135,6 +181,9 @@ def _payload(body: Any, model: Model) -> dict[str, Any]:
         if not isinstance(value, str):
             problems.append(f"{column.name}: must be a string")
             continue
+        if _UNSTORABLE.search(value):
+            problems.append(f"{column.name}: must not contain NUL characters or unpaired surrogates")
+            continue
         if column.max_length is not None and len(value) > column.max_length:
             problems.append(f"{column.name}: size must be between 0 and {column.max_length}")
             continue
@@ -143,15 +192,112 @@ def _payload(body: Any, model: Model) -> dict[str, Any]:
             continue
         values[column.name] = value
     if problems:  # MethodArgumentNotValidException on the @Valid request body
-        raise BadRequest(f"Validation failed for object='employe'. Error count: {len(problems)}")
+        # Spring's exception message also lists each rejected value, its codes and arguments: reduced here.
+        detail = f"Validation failed for argument {method}: " + "; ".join(
+            f"[Field error in object 'employe' on field '{field}': default message [{message}]]"
+            for field, message in (problem.split(": ", 1) for problem in problems))
+        raise BadRequest(f"Validation failed for object='employe'. Error count: {len(problems)}", _NOT_VALID, detail)
     return values
 
 
-async def _json_body(request: Request) -> Any:
+async def _read_body(request: Request) -> bytes:
+    """The body, counted as it streams: past MAX_BODY_BYTES (announced or received) nothing more is read."""
     try:
-        return await request.json()
+        announced = int(request.headers.get("content-length", "0"))
     except ValueError:
-        raise BadRequest("Malformed JSON request body") from None
+        announced = 0
+    if announced > MAX_BODY_BYTES:
+        raise PayloadTooLarge
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > MAX_BODY_BYTES:
+            raise PayloadTooLarge
+    return bytes(received)
+
+
+def _too_deep(body: bytes) -> bool:
+    """Nesting past Jackson's limit, counted outside strings without building anything."""
+    if body.count(b"[") + body.count(b"{") <= MAX_NESTING_DEPTH:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(body):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+async def _json_body(request: Request) -> Any:
+    """The body as Jackson reads it into an Employe: a top-level array fails at its first token, nesting
+    past 1000 levels at level 1001, whatever follows."""
+    body = await _read_body(request)
+    if body.lstrip(b" \t\r\n").startswith(b"["):
+        raise BadRequest(_NOT_AN_OBJECT, _NOT_READABLE)
+    if _too_deep(body):
+        raise BadRequest(_TOO_DEEP, _NOT_READABLE)
+    try:
+        return json.loads(body)
+    except RecursionError:  # not reached after _too_deep; the C decoder's own guard, kept as a 400
+        raise BadRequest(_TOO_DEEP, _NOT_READABLE) from None
+    except ValueError:  # syntax, encoding (not UTF-8/16/32), or an integer past Python's digit limit
+        raise BadRequest("Malformed JSON request body", _NOT_READABLE) from None
+
+
+def _pgjdbc_message(exc: psycopg.Error) -> str:
+    """PostgreSQL's message as pgjdbc shows it: `ERROR: value too long for type character varying(5)`."""
+    diag = exc.diag
+    if diag.message_primary:
+        return f"{diag.severity or 'ERROR'}: {diag.message_primary}"
+    return str(exc).strip() or type(exc).__name__
+
+
+def _log_sql_error(exc: psycopg.Error) -> None:
+    """Hibernate's SqlExceptionHelper lines for a statement the server refused."""
+    thread = logs.current_thread()
+    helper = "org.hibernate.engine.jdbc.spi.SqlExceptionHelper"
+    logs.log("WARN", helper, f"SQL Error: 0, SQLState: {exc.sqlstate}", thread)
+    logs.log("ERROR", helper, _pgjdbc_message(exc), thread)
+
+
+def _spring_exception(exc: BaseException) -> tuple[str, str, str]:
+    """(exception class, its message, the root cause line) as Spring would name them: a statement the
+    server refused is Spring's translation of pgjdbc's PSQLException; anything else is the stub's own bug,
+    named by its Python class."""
+    if isinstance(exc, psycopg.Error) and exc.sqlstate:
+        pg = _pgjdbc_message(exc)
+        family = {"23": "org.springframework.dao.DataIntegrityViolationException",
+                  "42": "org.springframework.dao.InvalidDataAccessResourceUsageException"}.get(
+                      exc.sqlstate[:2], "org.springframework.orm.jpa.JpaSystemException")
+        return family, f"JDBC exception executing SQL [{pg}]", f"org.postgresql.util.PSQLException: {pg}"
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    message = str(exc) or "No message available"
+    return name, message, f"{name}: {message}"
+
+
+# The servlet of each web server and its Tomcat engine, as Spring Boot names them.
+API_SERVLET = ("dispatcherServlet", "Tomcat")
+MANAGEMENT_SERVLET = ("dispatcherServletRegistration", "Tomcat-1")
+
+
+def unexpected_error(request: Request, exc: BaseException, servlet: tuple[str, str]) -> JSONResponse:
+    """What Tomcat logs for an exception no handler took (the servlet failure line, then the root cause
+    and its frames), and Spring Boot's 500 body. The logger is Tomcat's, abbreviated like logback's %logger{39}."""
+    java_class, message, root = _spring_exception(exc)
+    if isinstance(exc, psycopg.Error) and exc.sqlstate:
+        _log_sql_error(exc)
+    name, engine = servlet
+    logs.log("ERROR", f"org.apache.catalina.core.ContainerBase.[{engine}].[localhost].[/].[{name}]",
+             f"Servlet.service() for servlet [{name}] in context with path [] threw exception [Request "
+             f"processing failed: {java_class}: {message}] with root cause", logs.current_thread())
+    frames = [f"\tat {frame.name}({Path(frame.filename).name}:{frame.lineno})"
+              for frame in reversed(traceback.extract_tb(exc.__traceback__))]
+    logs.raw("\n" + "\n".join([root, *frames]) + "\n")
+    return error(request, 500, message)
 
 
 def _log_transaction_failure(exc: Exception, address: str) -> None:
@@ -185,13 +331,27 @@ def api_app(state: AppState) -> Starlette:
             try:
                 return await handler(request)
             except BadRequest as exc:
+                if exc.resolved:
+                    logs.log("WARN", _RESOLVER, f"Resolved [{exc.resolved}]", logs.current_thread())
                 return error(request, 400, str(exc))
+            except PayloadTooLarge:
+                # Spring's text for a request over its size limit; the connection is closed like Tomcat
+                # does past its swallow limit, so the rest of the body is never read.
+                return error(request, 413, f"Maximum upload size of {MAX_BODY_BYTES} bytes exceeded",
+                             headers={"Connection": "close"})
             except psycopg.errors.UniqueViolation:
                 return error(request, 409, "An employe with this mail already exists")
+            except psycopg.DataError as exc:
+                # The server refused a value the validation let through (e.g. a column narrower than the
+                # entity's length): the client's data, so a 400, logged like Hibernate logs it.
+                _log_sql_error(exc)
+                return error(request, 400, f"could not execute statement [{_pgjdbc_message(exc)}]")
             except (psycopg.OperationalError, ConnectionNotAvailable) as exc:
                 # Spring's transaction manager cannot get a connection within the pool's timeout.
                 _log_transaction_failure(exc, state.pool.address)
                 return error(request, 500, "Could not open JPA EntityManager for transaction")
+            except Exception as exc:  # noqa: BLE001 - Tomcat's last resort: logged, Spring's 500 body
+                return unexpected_error(request, exc, API_SERVLET)
         return endpoint
 
     async def list_employes(request: Request) -> Response:
@@ -224,7 +384,7 @@ def api_app(state: AppState) -> Starlette:
         return JSONResponse(_employe_json(row, model))
 
     async def create_employe(request: Request) -> Response:
-        values = _payload(await _json_body(request), model)
+        values = _payload(await _json_body(request), model, CREATE)
         names = list(values)
         async with state.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
@@ -238,7 +398,7 @@ def api_app(state: AppState) -> Starlette:
 
     async def update_employe(request: Request) -> Response:
         employe_id = _parse_id(request.path_params["id"])
-        values = _payload(await _json_body(request), model)
+        values = _payload(await _json_body(request), model, UPDATE)
         async with state.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(sql.SQL("UPDATE {} SET {} WHERE id = %s RETURNING {}").format(
@@ -275,10 +435,19 @@ def api_app(state: AppState) -> Starlette:
     async def not_allowed(request: Request, exc: Exception) -> Response:
         return error(request, 405, f"Request method '{request.method}' is not supported")
 
+    async def api_docs(request: Request) -> Response:
+        state.first_request("dispatcherServlet", "Tomcat")
+        server_url = f"{request.url.scheme}://{request.url.netloc}"
+        return JSONResponse(openapi.api_docs(model, server_url, MAX_PAGE_SIZE))
+
+    async def last_resort(request: Request, exc: Exception) -> Response:
+        return unexpected_error(request, exc, API_SERVLET)
+
     return Starlette(routes=[
         Route("/api/employes", collection, methods=["GET", "POST"]),
         Route("/api/employes/{id}", item, methods=["GET", "PUT", "DELETE"]),
-    ], exception_handlers={404: not_found, 405: not_allowed})
+        Route(openapi.API_DOCS_PATH, api_docs, methods=["GET"]),
+    ], exception_handlers={404: not_found, 405: not_allowed, Exception: last_resort})
 
 
 _ORDER = ["DOWN", "OUT_OF_SERVICE", "UP", "UNKNOWN"]
@@ -424,7 +593,8 @@ def management_app(state: AppState) -> Starlette:
         try:
             async with state.pool.connection() as conn:
                 migrations = await _flyway_info(conn, state.resolved)
-        except (psycopg.Error, ConnectionNotAvailable):
+        except (psycopg.OperationalError, ConnectionNotAvailable):
+            # No connection. Any other failure (a history table altered by hand) goes to last_resort: logged.
             return error(request, 500, "Failed to obtain JDBC Connection")
         return JSONResponse({"contexts": {state.app_name: {"flywayBeans": {"flyway": {"migrations": migrations}}}}},
                             media_type=ACTUATOR_JSON)
@@ -443,6 +613,9 @@ def management_app(state: AppState) -> Starlette:
         state.first_request("dispatcherServletRegistration", "Tomcat-1")
         return error(request, 404, "No static resource " + request.url.path.lstrip("/") + ".")
 
+    async def last_resort(request: Request, exc: Exception) -> Response:
+        return unexpected_error(request, exc, MANAGEMENT_SERVLET)
+
     return Starlette(routes=[
         Route("/actuator", links),
         Route("/actuator/health", health),
@@ -451,7 +624,7 @@ def management_app(state: AppState) -> Starlette:
         Route("/actuator/health/{name}", one_component),
         Route("/actuator/info", info),
         Route("/actuator/flyway", flyway_endpoint),
-    ], exception_handlers={404: not_found})
+    ], exception_handlers={404: not_found, Exception: last_resort})
 
 
 async def _flyway_info(conn: Any, resolved: Sequence[flyway.ResolvedMigration]) -> list[dict[str, Any]]:

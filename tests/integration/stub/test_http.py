@@ -72,7 +72,9 @@ _INVALID = "Validation failed for object='employe'. Error count: 1"
     ({"prenom": "A", "nom": "B", "mail": "a@rhdemo.fr", "telephone": "0" * 21}, _INVALID),
     ({"prenom": ["A"], "nom": "B", "mail": "a@rhdemo.fr"}, _INVALID),
     ({"nom": "", "mail": "not-a-mail"}, "Validation failed for object='employe'. Error count: 3"),
-    (["not", "an", "object"], "Request body must be a JSON object"),
+    (["not", "an", "object"], "JSON parse error: Cannot deserialize value of type `fr.leuwen.rhdemoAPI.model.Employe` "
+                              "from Array value (token `JsonToken.START_ARRAY`)"),
+    ("not an object", "Request body must be a JSON object"),
 ])
 def test_invalid_bodies_are_400_with_a_clear_message(stub: Stub, http: httpx.Client, payload: object,
                                                      fragment: str) -> None:
@@ -87,7 +89,8 @@ def test_invalid_bodies_are_400_with_a_clear_message(stub: Stub, http: httpx.Cli
                               "required type 'java.lang.Long'; For input string: \"abc\""),
     ("/api/employes", {"page": "-1"}, "Page index must not be less than zero"),
     ("/api/employes", {"size": "0"}, "Page size must be between 1 and 2000"),
-    ("/api/employes", {"page": "x"}, "Parameter 'page' must be an integer"),
+    ("/api/employes", {"page": "x"}, "Method parameter 'page': Failed to convert value of type 'java.lang.String' "
+                                     "to required type 'int'; For input string: \"x\""),
     ("/api/employes", {"sort": "salaire,asc"}, "Invalid sort 'salaire,asc'"),
 ])
 def test_invalid_parameters_are_400(stub: Stub, http: httpx.Client, path: str, params: dict, fragment: str) -> None:
