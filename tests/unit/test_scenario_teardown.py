@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -60,9 +59,8 @@ def factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LiveContextFacto
 def test_teardown_starts_the_deletion_and_returns(tmp_path: Path, factory: LiveContextFactory) -> None:
     log = fake_kubectl(tmp_path, "active")
     context = factory(scenario("demo"))
-    started = time.monotonic()
     context.teardown()
-    assert time.monotonic() - started < 1.5, "teardown waited for the namespace to go"
+    assert not any("wait" in argv or "--wait=true" in argv for argv in calls(log)), "teardown waited for the namespace to go"
     deletes = [argv for argv in calls(log) if "delete" in argv]
     assert deletes and "--wait=false" in deletes[-1] and "rhdemo-demo" in deletes[-1]
     assert not any(argv[:1] == ["uninstall"] for argv in calls(log))
