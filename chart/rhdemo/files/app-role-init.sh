@@ -25,9 +25,10 @@ EOSQL
   cat <<'EOSQL'
 ALTER DATABASE :"db" OWNER TO :"role";
 ALTER ROLE :"admin" PASSWORD NULL;
-\echo 'rhdemo: role' :role 'created (not a superuser, owner of database' :db '); superuser' :admin 'without password (local socket only)'
+\echo 'rhdemo: role' :role 'created: not a superuser, owns database' :db '- superuser' :admin 'has no password (local socket only)'
 EOSQL
 } | $rhdemo_detach psql -X -q --no-psqlrc -v role="$APP_ROLE" -v db="$POSTGRES_DB" -v admin="$POSTGRES_USER" \
-    --username "$POSTGRES_USER" --no-password --dbname postgres
+    --username "$POSTGRES_USER" --no-password --dbname postgres 2>&1 \
+  | sed -e '/^Enter new password for user /d' -e '/^Enter it again: /d'
 unset rhdemo_detach
 export PGOPTIONS="-c role=${APP_ROLE}"

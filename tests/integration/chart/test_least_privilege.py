@@ -127,6 +127,8 @@ def test_the_app_role_is_not_a_superuser_and_owns_its_database_and_tables(first_
     assert _one(server, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'rhdemo'") is True
     assert _one(server, "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'postgres'") is True
     assert PASSWORD_A not in first_start.init_output + (server.datadir.parent / "server.log").read_text()
+    assert "rhdemo: role rhdemo created: not a superuser, owns database rhdemo" in first_start.init_output
+    assert "Enter" not in first_start.init_output  # \password's prompts are not the pod's log
     # The app's password logs in, a wrong one fails with the seed's message.
     assert _login(server, "rhdemo", PASSWORD_A) == ""
     assert 'password authentication failed for user "rhdemo"' in _login(server, "rhdemo", PASSWORD_B)
