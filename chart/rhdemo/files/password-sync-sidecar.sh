@@ -27,6 +27,7 @@ applied=""      # digest of the file content last applied and verified
 verified_at=0   # when the Secret's password last logged in
 unreachable=""  # set while the server does not answer (logged once per outage)
 last_refusal=""
+init_logged=""  # the init-time server was seen (logged once)
 # \password reads the controlling terminal when there is one (a manual run in `kubectl exec -it`):
 # detach from it so it reads stdin.
 detach=""
@@ -86,6 +87,14 @@ ALTER DATABASE :"db" OWNER TO :"role";
 \echo 'base' :db ': propriétaire' :role
 \endif
 EOSQL
+}
+
+# On an empty PGDATA the entrypoint runs the init scripts against a temporary server that listens on
+# the shared socket only (listen_addresses empty): the chart's init script creates the roles then, so
+# nothing is done before the real server is up (a role created here would make that script fail).
+initialising() {
+  [ "$(psql -X -q --no-psqlrc -tA -U "$POSTGRES_USER" -d postgres \
+        -c "SELECT current_setting('listen_addresses') = ''" 2>/dev/null)" = "t" ]
 }
 
 ensure_roles() {
@@ -149,7 +158,12 @@ verify_login() {
 without_prompts() { printf '%s\n' "$1" | grep -v -e '^Enter new password for user ' -e '^Enter it again: '; }
 
 synchronise() {
-  if ! ensure_roles; then
+  if initialising; then
+    if [ -z "$init_logged" ]; then
+      log "⏳ initialisation de PGDATA en cours (scripts d'init) : synchronisation quand le serveur sera démarré"
+    fi
+    init_logged=1
+  elif ! ensure_roles; then
     log "⚠️  échec de la mise en conformité des rôles (${SYNC_ROLE}, ${POSTGRES_USER}), nouvelle tentative dans ${interval} s : ${roles_output}"
   elif ! apply_password; then
     log "⚠️  échec de la synchronisation du rôle ${SYNC_ROLE}, nouvelle tentative dans ${interval} s : $(without_prompts "$apply_error")"

@@ -255,3 +255,25 @@ def test_a_pgdata_of_the_old_chart_keeps_its_superuser_app_role_and_says_so(helm
     finally:
         server.stop()
         shutil.rmtree(server.datadir.parent, ignore_errors=True)
+
+
+def test_the_sync_waits_while_the_init_scripts_run(helm3: Helm, tmp_path: Path) -> None:
+    """The database pod's first start: the entrypoint's temporary server listens on the shared socket only
+    while the init scripts run. Creating the app role then would make the chart's init script fail
+    (CREATE ROLE of an existing role) and abort the first start: the sync waits for the real server."""
+    server = start_server(listen_addresses="")
+    try:
+        with server.admin() as conn:
+            conn.execute("CREATE DATABASE rhdemo")
+        docs = render(helm3, {"passwordSync.mode": "robust"})
+        sidecar = _sidecar(docs, server, tmp_path, PASSWORD_B)
+        try:
+            time.sleep(4)  # several checks
+        finally:
+            output = _stop(sidecar)
+        assert output.count("initialisation de PGDATA en cours") == 1, output
+        assert _one(server, "SELECT count(*) FROM pg_roles WHERE rolname = 'rhdemo'") == 0
+        assert "synchronisé" not in output
+    finally:
+        server.stop()
+        shutil.rmtree(server.datadir.parent, ignore_errors=True)
