@@ -68,7 +68,8 @@ def can_login(host: str, port: int, user: str, password: str, dbname: str,
 class DatabasePod:
     """A database pod, reached with `kubectl exec` over its local socket (trust, as in the official image).
     A password check goes through the database's Service instead (`can_login`): connections through a
-    port-forward arrive from 127.0.0.1, which that image also trusts."""
+    port-forward arrive from 127.0.0.1, which initdb's default pg_hba trusts (the chart's initdbArgs asks a
+    password there, but not on a PGDATA initialised before it)."""
 
     def __init__(self, runner: Runner, context: str, namespace: str, pod: str) -> None:
         self.runner = runner

@@ -30,6 +30,10 @@ from lab.runner import MASK, CommandError, Runner, is_secret_key, mask_text
 from lab.timeouts import DEFAULTS
 
 FINGERPRINT_LABEL = "lab-fingerprint"
+# Revisions helm keeps of a release (--history-max). Each record holds that revision's Secrets and values,
+# so this also bounds how many old passwords stay readable; explicit, because helm's default comes
+# from $HELM_MAX_HISTORY (unbounded when 0). Rollbacks can go back this far.
+RELEASE_HISTORY_MAX = 10
 HELM_VERSION_ARGV = ["helm", "version", "--template", "{{.Version}}"]
 
 
@@ -328,7 +332,8 @@ class Helm:
                       atomic: bool, labels: Mapping[str, str] | None, extra: Sequence[str],
                       create_namespace: bool) -> list[str]:
         argv = ["helm", "upgrade", "--install", release, str(chart), *self._base(),
-                *(["--create-namespace"] if create_namespace else []), "--timeout", f"{int(timeout)}s"]
+                *(["--create-namespace"] if create_namespace else []), "--timeout", f"{int(timeout)}s",
+                "--history-max", str(RELEASE_HISTORY_MAX)]
         for path in values_files:
             argv += ["--values", str(path)]
         if wait:
@@ -385,7 +390,7 @@ class Helm:
 
     def _rollback_argv(self, release: str, revision: int | None, wait: bool, timeout: float) -> list[str]:
         argv = ["helm", "rollback", release, *([str(revision)] if revision else []), *self._base(),
-                "--timeout", f"{int(timeout)}s"]
+                "--timeout", f"{int(timeout)}s", "--history-max", str(RELEASE_HISTORY_MAX)]
         return [*argv, *(self.flags.wait if wait else ())]
 
     def rollback(self, release: str, revision: int | None = None, wait: bool = True, timeout: int = 600) -> None:

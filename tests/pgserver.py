@@ -32,7 +32,7 @@ def _pg_bindir() -> Path:
     return Path(pg_ctl).resolve().parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -82,27 +82,39 @@ class PgServer:
                        check=False, capture_output=True)
 
 
-def start_server(base: Path | None = None, settings: dict[str, str] | None = None) -> PgServer:
+DEFAULT_AUTH = ("--auth-local=trust", "--auth-host=scram-sha-256")
+
+
+def start_server(base: Path | None = None, settings: dict[str, str] | None = None, *,
+                 superuser: str = "postgres", initdb_args: tuple[str, ...] = DEFAULT_AUTH,
+                 hba_lines: tuple[str, ...] = (), port: int | None = None,
+                 listen_addresses: str = "127.0.0.1") -> PgServer:
     """initdb + start on a free port; the caller stops it. Refuses to run as root (postgres does too),
     so as root the server runs as the `postgres` system user. `settings`: extra server settings
-    (postgresql.conf names), e.g. the logging a test wants to provoke."""
+    (postgresql.conf names), e.g. the logging a test wants to provoke. `superuser`, `initdb_args`
+    (instead of the authentication defaults) and `hba_lines` (appended to pg_hba.conf) reproduce what
+    an image's entrypoint does at initdb; `port`: one chosen beforehand (free_port());
+    `listen_addresses` "" gives a socket-only server, like the entrypoint's while init scripts run."""
     bindir = _pg_bindir()
     base = Path(base or tempfile.mkdtemp(prefix="rhdemo-lab-pg-"))
     datadir, sockdir = base / "data", base / "sock"
     sockdir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = port or free_port()
     run_as: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
         shutil.chown(sockdir, "postgres", "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
-                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
+    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", superuser,
+                    *initdb_args, "-E", "UTF8", "--locale=C.UTF-8"],
                    check=True, capture_output=True)
-    opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+    if hba_lines:
+        with open(datadir / "pg_hba.conf", "a") as hba:
+            hba.writelines(f"{line}\n" for line in hba_lines)
+    opts = f"-p {port} -k {sockdir} -c listen_addresses='{listen_addresses}' -c max_connections=200 -c fsync=off"
     if settings:  # appended to postgresql.conf: values may hold spaces and commas
         with open(datadir / "postgresql.conf", "a") as conf:
             conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
     subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts,
                     "-l", str(base / "server.log"), "-w", "start"], check=True, capture_output=True)
-    return PgServer(bindir=bindir, datadir=datadir, sockdir=sockdir, port=port)
+    return PgServer(bindir=bindir, datadir=datadir, sockdir=sockdir, port=port, superuser=superuser)

@@ -203,8 +203,8 @@ class ScenarioDatabases:
         return self._ready_pod(database).query(query)
 
     def can_login(self, database: str, user: str, password: str) -> tuple[bool, str]:
-        """Not through a port-forward: its connections arrive from 127.0.0.1 inside the pod, which the
-        official image's pg_hba trusts, so any password would "work"."""
+        """Not through a port-forward: its connections arrive from 127.0.0.1 inside the pod, which initdb's
+        default pg_hba trusts (a PGDATA initialised without the chart's initdbArgs), so any password would "work"."""
         return self._ready_pod(database).can_login(DATABASES[database], user, database, password)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from lab.errors import LabError
-from lab.helm import (DeployedRelease, Helm, HelmFlags, HelmRun, chart_digest, deep_merge, fingerprint, fingerprint_key,
-                      mask_values, parse_version, plan_release, set_pairs_to_values, values_file)
+from lab.helm import (RELEASE_HISTORY_MAX, DeployedRelease, Helm, HelmFlags, HelmRun, chart_digest, deep_merge, fingerprint,
+                      fingerprint_key, mask_values, parse_version, plan_release, set_pairs_to_values, values_file)
 from lab.runner import Runner
 
 
@@ -59,6 +59,8 @@ def test_upgrade_flags_follow_the_helm_major(on_path: Path, version: str, atomic
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--values"] == ["/a.yaml", "/b.yaml"]
     assert argv[argv.index("--labels") + 1] == "lab-fingerprint=abc"
     assert argv[argv.index("--timeout") + 1] == "123s"
+    # Old passwords live in the release records: the lab bounds them whatever $HELM_MAX_HISTORY says.
+    assert argv[argv.index("--history-max") + 1] == str(RELEASE_HISTORY_MAX) == "10"
 
 
 def test_rollback_uses_the_major_specific_wait(on_path: Path) -> None:
@@ -66,6 +68,7 @@ def test_rollback_uses_the_major_specific_wait(on_path: Path) -> None:
     helm.rollback("rhdemo", 2)
     argv = json.loads(log.read_text().splitlines()[-1])
     assert argv[:3] == ["rollback", "rhdemo", "2"] and "--wait=watcher" in argv
+    assert argv[argv.index("--history-max") + 1] == str(RELEASE_HISTORY_MAX)
 
 
 def test_unsupported_major() -> None:
@@ -172,7 +175,7 @@ def test_attempt_upgrade_returns_helms_failure_masked_instead_of_raising(on_path
     assert not run.ok and run.timed_out and run.returncode == 1
     assert "s3cr3t-Val" not in run.output and run.error_line.startswith("Error: UPGRADE FAILED")
     assert run.short_command.endswith("upgrade --install rhdemo-x /chart --kube-context kind-test --namespace ns "
-                                      "--timeout 75s")
+                                      "--timeout 75s --history-max 10")
 
 
 def test_attempt_test_without_logs_and_rollback_to_the_previous_revision(on_path: Path) -> None:

@@ -5,6 +5,11 @@
 # when it does not (a manual ALTER ROLE is undone).
 # It connects as $POSTGRES_USER through the local socket in $PGHOST (trust, as in the official
 # image): no old password needed.
+# Before applying, it makes the roles match the chart, on every start (the chart's init script runs
+# only on an empty PGDATA): $SYNC_ROLE exists, logs in, is not a superuser and owns $SYNC_DATABASE;
+# $POSTGRES_USER exists. A PGDATA initialised by an older chart has $SYNC_ROLE as initdb's superuser
+# and no $POSTGRES_USER: it connects as $SYNC_ROLE once to create $POSTGRES_USER, and says that
+# $SYNC_ROLE stays a superuser (PostgreSQL refuses to demote initdb's bootstrap superuser).
 # The cleartext never reaches the server, argv or a log: psql's \password reads it on stdin (piped
 # from the file by cat) and sends only the SCRAM-SHA-256 verifier it computes (as CloudNativePG
 # does); the session also turns off every statement-logging path and activity tracking, so not even
@@ -22,6 +27,7 @@ applied=""      # digest of the file content last applied and verified
 verified_at=0   # when the Secret's password last logged in
 unreachable=""  # set while the server does not answer (logged once per outage)
 last_refusal=""
+init_logged=""  # the init-time server was seen (logged once)
 # \password reads the controlling terminal when there is one (a manual run in `kubectl exec -it`):
 # detach from it so it reads stdin.
 detach=""
@@ -42,6 +48,64 @@ refusal() {
     # psql's prompt and the shell drop line ends: the role would get other bytes than the app sends.
     echo "le mot de passe du Secret contient un retour à la ligne (CR/LF) ou un octet NUL, refusé" \
       "(un Secret créé avec --from-file garde le saut de ligne final du fichier : utilisez --from-literal ou printf '%s')"
+  fi
+}
+
+# The roles as the chart wants them (idempotent; prints one line per change, nothing when none).
+ensure_roles_as() {
+  LC_MESSAGES=C psql -X -q --no-psqlrc -tA -v ON_ERROR_STOP=1 -v role="$SYNC_ROLE" -v admin="$POSTGRES_USER" \
+    -v db="$SYNC_DATABASE" -U "$1" -d postgres 2>&1 <<'EOSQL'
+\set VERBOSITY terse
+SET lock_timeout = '5s';
+SET statement_timeout = '15s';
+SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'admin') AS admin_missing,
+       NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'role') AS role_missing \gset
+\if :admin_missing
+CREATE ROLE :"admin" SUPERUSER LOGIN;
+\echo 'superutilisateur' :admin 'créé (sans mot de passe : socket local seulement)'
+\endif
+\if :role_missing
+CREATE ROLE :"role" LOGIN NOSUPERUSER;
+\echo 'rôle' :role 'créé (pas superutilisateur)'
+\endif
+SELECT oid = 10 AS bootstrap, rolsuper AS superuser, NOT rolcanlogin AS nologin
+FROM pg_catalog.pg_roles WHERE rolname = :'role' \gset
+\if :bootstrap
+\echo '⚠️  le rôle' :role 'est le superutilisateur d''initdb de ce PGDATA (initialisé par une version précédente du chart) : PostgreSQL refuse de lui retirer SUPERUSER ; recréez le PVC ou migrez les données pour que l''application ne soit plus superutilisateur'
+\elif :superuser
+ALTER ROLE :"role" NOSUPERUSER;
+\echo 'rôle' :role ': SUPERUSER retiré'
+\endif
+\if :nologin
+ALTER ROLE :"role" LOGIN;
+\echo 'rôle' :role ': LOGIN rétabli'
+\endif
+SELECT coalesce(bool_or(pg_catalog.pg_get_userbyid(datdba) <> :'role'), false) AS foreign_owner
+FROM pg_catalog.pg_database WHERE datname = :'db' \gset
+\if :foreign_owner
+ALTER DATABASE :"db" OWNER TO :"role";
+\echo 'base' :db ': propriétaire' :role
+\endif
+EOSQL
+}
+
+# On an empty PGDATA the entrypoint runs the init scripts against a temporary server that listens on
+# the shared socket only (listen_addresses empty): the chart's init script creates the roles then, so
+# nothing is done before the real server is up (a role created here would make that script fail).
+initialising() {
+  [ "$(psql -X -q --no-psqlrc -tA -U "$POSTGRES_USER" -d postgres \
+        -c "SELECT current_setting('listen_addresses') = ''" 2>/dev/null)" = "t" ]
+}
+
+ensure_roles() {
+  if ! roles_output="$(ensure_roles_as "$POSTGRES_USER")"; then
+    case "$roles_output" in
+      *"role \"${POSTGRES_USER}\" does not exist"*) roles_output="$(ensure_roles_as "$SYNC_ROLE")" || return 1 ;;
+      *) return 1 ;;
+    esac
+  fi
+  if [ -n "$roles_output" ]; then
+    printf '%s\n' "$roles_output" | while IFS= read -r line; do log "$line"; done
   fi
 }
 
@@ -80,8 +144,8 @@ EOSQL
         -U "$POSTGRES_USER" -d postgres 2>&1 >/dev/null)"
 }
 
-# Logs in over TCP with the Secret's value, the way the app does (the pod's IP: 127.0.0.1 is
-# trusted by the image's pg_hba). libpq >= 16 also refuses a server that does not ask for SCRAM.
+# Logs in over TCP with the Secret's value, the way the app does (the pod's IP: a PGDATA initialised
+# without the chart's initdbArgs trusts 127.0.0.1). libpq >= 16 also refuses a server that does not ask for SCRAM.
 verify_login() {
   password="$(cat "$PASSWORD_FILE")"  # exact: refusal() rejected what $(...) would strip
   verify_error="$(PGPASSWORD="$password" PGREQUIREAUTH=scram-sha-256 PGCONNECT_TIMEOUT=5 LC_MESSAGES=C \
@@ -94,7 +158,14 @@ verify_login() {
 without_prompts() { printf '%s\n' "$1" | grep -v -e '^Enter new password for user ' -e '^Enter it again: '; }
 
 synchronise() {
-  if ! apply_password; then
+  if initialising; then
+    if [ -z "$init_logged" ]; then
+      log "⏳ initialisation de PGDATA en cours (scripts d'init) : synchronisation quand le serveur sera démarré"
+    fi
+    init_logged=1
+  elif ! ensure_roles; then
+    log "⚠️  échec de la mise en conformité des rôles (${SYNC_ROLE}, ${POSTGRES_USER}), nouvelle tentative dans ${interval} s : ${roles_output}"
+  elif ! apply_password; then
     log "⚠️  échec de la synchronisation du rôle ${SYNC_ROLE}, nouvelle tentative dans ${interval} s : $(without_prompts "$apply_error")"
   elif ! verify_login; then
     log "❌ mot de passe appliqué au rôle ${SYNC_ROLE} mais la connexion avec le mot de passe du Secret échoue, nouvelle tentative dans ${interval} s : ${verify_error}"

@@ -20,6 +20,9 @@ and the lab refer to them), each derived here once.
 {{/* The `<instance>-init` ConfigMap of a PostgreSQL instance. Usage: include "rhdemo.postgresql.initConfigMapName" "postgresql-rhdemo" */}}
 {{- define "rhdemo.postgresql.initConfigMapName" -}}{{ . }}-init{{- end -}}
 
+{{/* Key of the chart's own init script in that ConfigMap: sorts before the values' initScripts. */}}
+{{- define "rhdemo.postgresql.appRoleScriptName" -}}000-app-role.sh{{- end -}}
+
 {{/* Solution 1 Job of an instance, one per revision. Usage: include "rhdemo.passwordSync.jobName" (dict "root" $ "name" "postgresql-rhdemo") */}}
 {{- define "rhdemo.passwordSync.jobName" -}}
 {{- printf "%s-password-sync-%d" .name (int .root.Release.Revision) -}}

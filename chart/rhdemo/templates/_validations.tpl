@@ -123,10 +123,23 @@ schema's own errors (/passwordSync/mode). Included from NOTES.txt, which every r
 {{- if not (regexMatch "^[A-Za-z0-9._-]*$" (toString ($pg.persistence.pgdataSubPath | default ""))) -}}
 {{- $errors = append $errors (printf "/%s/persistence/pgdataSubPath: %s is not a directory name" $instance (toJson $pg.persistence.pgdataSubPath)) -}}
 {{- end -}}
+{{- $appRoleScript := include "rhdemo.postgresql.appRoleScriptName" $ -}}
 {{- range $file, $content := $pg.initScripts -}}
 {{- if not (regexMatch "^[-._a-zA-Z0-9]+$" $file) -}}
 {{- $errors = append $errors (printf "/%s/initScripts: '%s' is not a ConfigMap key" $instance $file) -}}
+{{- else if le $file $appRoleScript -}}
+{{- $errors = append $errors (printf "/%s/initScripts: '%s' must sort after the chart's %s (which creates the app role), e.g. 01-schema.sql" $instance $file $appRoleScript) -}}
 {{- end -}}
+{{- end -}}
+{{- /* Role names: plain identifiers (they go unquoted into PGOPTIONS and pg_isready). */ -}}
+{{- range $field := list "database/user" "superuser" -}}
+{{- $role := toString (ternary $pg.database.user $pg.superuser (eq $field "database/user") | default "") -}}
+{{- if or (gt (len $role) 63) (not (regexMatch "^[a-z_][a-z0-9_]*$" $role)) -}}
+{{- $errors = append $errors (printf "/%s/%s: %s is not a PostgreSQL role name (lowercase letters, digits, '_', at most 63)" $instance $field (toJson $role)) -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (toString $pg.database.user) (toString $pg.superuser) -}}
+{{- $errors = append $errors (printf "/%s/superuser: %s is also database.user: the clients' role must not be the superuser" $instance (toJson $pg.superuser)) -}}
 {{- end -}}
 {{- end -}}
 {{- range $file, $content := $v.migrations.files -}}

@@ -45,3 +45,15 @@ def test_readiness_with_db_and_a_too_short_probe_timeout_is_refused(helm: Helm) 
         capture_output=True, text=True)
     assert result.returncode != 0
     assert "rhdemo.probes.readiness.timeoutSeconds" in result.stderr, result.stderr
+
+
+def test_a_long_in_app_migration_is_covered_by_the_startup_probe_not_killed_by_liveness(helm: Helm) -> None:
+    """app-flyway migrates before Spring answers on the management port: liveness must not run meanwhile.
+    The kubelet runs liveness only after the startup probe succeeded, so the start gets the startup
+    probe's budget (10 min), not liveness' (70 s)."""
+    app = _app(helm, {"migrations.mode": "app-flyway"})
+    startup, liveness = app["startupProbe"], app["livenessProbe"]  # type: ignore[index]
+    assert startup["httpGet"] == liveness["httpGet"] == {"path": "/actuator/health/liveness", "port": "management"}
+    startup_budget = startup["periodSeconds"] * startup["failureThreshold"]
+    liveness_budget = liveness["initialDelaySeconds"] + liveness["periodSeconds"] * liveness["failureThreshold"]
+    assert startup_budget >= 600 > liveness_budget

@@ -29,11 +29,12 @@ def _docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.
 def pod_dirs(tmp_path: Path) -> Iterator[dict[str, Path]]:
     """Host dirs standing for the pod's volumes: the PVC (local-path creates it 0777, owned by root),
     the socket emptyDir (0777) and the Secret volume (files 0440, group = fsGroup 70)."""
-    dirs = {name: tmp_path / name for name in ("data", "run", "secret")}
+    dirs = {name: tmp_path / name for name in ("data", "run", "secret", "init")}
     for path in dirs.values():
         path.mkdir()
         path.chmod(0o777)
     dirs["secret"].chmod(0o755)
+    dirs["init"].chmod(0o755)
     yield dirs
     # Files created by uid 70 inside the containers: remove them from a container too.
     _docker("run", "--rm", "-v", f"{tmp_path}:/cleanup", "--entrypoint", "/bin/sh", _image(),
@@ -79,9 +80,13 @@ def _start_postgres(docs: list[dict[str, Any]], dirs: dict[str, Path], name: str
     spec = pod_spec(sts)
     pg = container(sts, "postgresql")
     uid, gid = spec["securityContext"]["runAsUser"], spec["securityContext"]["runAsGroup"]
+    # The init ConfigMap's files, as the kubelet mounts them (0644: the entrypoint sources the .sh ones).
+    for file, content in find(docs, "ConfigMap", "postgresql-rhdemo-init")["data"].items():
+        (dirs["init"] / file).write_text(content)
+        (dirs["init"] / file).chmod(0o644)
     _docker("run", "-d", "--name", name, "--user", f"{uid}:{gid}", *_env_args(pg, {"rhdemo-db-secret": password}),
             "-v", f"{dirs['data']}:/var/lib/postgresql/data", "-v", f"{dirs['run']}:/var/run/postgresql",
-            pg["image"])
+            "-v", f"{dirs['init']}:/docker-entrypoint-initdb.d:ro", pg["image"])
     probe = pg["readinessProbe"]["exec"]["command"]
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -92,8 +97,7 @@ def _start_postgres(docs: list[dict[str, Any]], dirs: dict[str, Path], name: str
 
 
 def _tcp_login(name: str, user: str, db: str, password: str) -> bool:
-    """A login from outside the container, like another pod through the Service (inside the container,
-    initdb's default pg_hba trusts 127.0.0.1; other hosts get scram-sha-256)."""
+    """A login from outside the container, like another pod through the Service (scram-sha-256)."""
     ip = _docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).stdout.strip()
     env = {"PATH": "/usr/bin:/bin", "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"}
     result = subprocess.run(["psql", "-X", "-h", ip, "-U", user, "-d", db, "-tAc", "SELECT 1"],
@@ -103,7 +107,9 @@ def _tcp_login(name: str, user: str, db: str, password: str) -> bool:
 
 def test_password_frozen_at_initdb_then_fixed_by_the_password_sync_container(
         helm3: Helm, pod_dirs: dict[str, Path]) -> None:
-    docs = render(helm3, {"passwordSync.mode": "robust"}, files=[LOCAL_IMAGE_SET])
+    docs = render(helm3, {"passwordSync.mode": "robust",
+                          "postgresql-rhdemo.initScripts": {"01-table.sql": "CREATE TABLE lp_check (id int);\n"}},
+                  files=[LOCAL_IMAGE_SET])
     sts = find(docs, "StatefulSet", "postgresql-rhdemo")
     pg_name, sync_name = f"rhdemo-pg-{uuid.uuid4().hex[:6]}", f"rhdemo-sync-{uuid.uuid4().hex[:6]}"
     try:
@@ -111,6 +117,15 @@ def test_password_frozen_at_initdb_then_fixed_by_the_password_sync_container(
         _start_postgres(docs, pod_dirs, pg_name, "password-A")
         assert (pod_dirs["data"] / "pgdata" / "PG_VERSION").exists()
         assert _tcp_login(pg_name, "rhdemo", "rhdemo", "password-A")
+        # Least privilege: the app's role is not the superuser; a port-forward (TCP from 127.0.0.1 inside
+        # the pod) gets a password prompt, the superuser has no password, the socket stays trusted.
+        socket_sql = ["exec", pg_name, "psql", "-X", "-tA", "-U", "postgres", "-d", "rhdemo", "-c"]
+        assert _docker(*socket_sql, "SELECT rolsuper FROM pg_roles WHERE rolname = 'rhdemo'").stdout.strip() == "f"
+        assert _docker(*socket_sql, "SELECT tableowner FROM pg_tables WHERE tablename = 'lp_check'").stdout.strip() == "rhdemo"
+        refused = _docker("exec", pg_name, "psql", "-X", "-h", "127.0.0.1", "-U", "postgres", "-d", "rhdemo",
+                          "-w", "-c", "SELECT 1", check=False)
+        assert refused.returncode != 0 and "no password supplied" in refused.stderr, refused.stderr
+        assert not _tcp_login(pg_name, "postgres", "rhdemo", "password-A")
         # The Secret now says B and the pod restarts (problem 1): POSTGRES_PASSWORD is ignored.
         _docker("rm", "-f", pg_name)
         _start_postgres(docs, pod_dirs, pg_name, "B: it's \"new\" $HOME ü")

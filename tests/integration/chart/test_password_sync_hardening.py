@@ -69,14 +69,17 @@ def loud_server() -> Iterator[PgServer]:
     shutil.rmtree(server.datadir.parent, ignore_errors=True)
 
 
-def _superuser_role(server: PgServer, password: str) -> dict[str, str]:
-    """Like the official image's POSTGRES_USER: a superuser with a SCRAM password."""
+def _app_role(server: PgServer, password: str) -> dict[str, str]:
+    """Like the chart's app role: not a superuser, a SCRAM password, owner of its database (the
+    password-sync container connects as the server's superuser, `postgres`)."""
     user = f"rhdemo_{uuid.uuid4().hex[:8]}"
     with server.admin() as conn:
         conn.execute("SET password_encryption = 'scram-sha-256'")
-        conn.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+        conn.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
             psycopg.sql.Identifier(user), psycopg.sql.Literal(password)))
-    return {"user": user, "password": password, "name": "postgres", "host": server.host, "port": str(server.port)}
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            psycopg.sql.Identifier(user), psycopg.sql.Identifier(user)))
+    return {"user": user, "password": password, "name": user, "host": server.host, "port": str(server.port)}
 
 
 def _leaks(secret: str, text: str) -> bool:
@@ -173,7 +176,7 @@ def _synced(db: dict[str, str]) -> str:
 
 def test_a_server_logging_everything_never_sees_the_password_and_the_role_gets_scram(
         helm3: Helm, loud_server: PgServer, tmp_path: Path) -> None:
-    db = _superuser_role(loud_server, "initial-A")
+    db = _app_role(loud_server, "initial-A")
     log_before = len(_log(loud_server))
     with ProcessListSampler() as processes, ActivitySampler(loud_server) as activity:
         sidecar = _start(helm3, loud_server, db, tmp_path / "secret" / "password", SPECIAL)
@@ -183,7 +186,7 @@ def test_a_server_logging_everything_never_sees_the_password_and_the_role_gets_s
             output = sidecar.stop()
     log = _log(loud_server)[log_before:]
     verifier = _stored_password(loud_server, db["user"])
-    # Proof the server logs this role's statements (the sidecar's first SET is logged before it applies).
+    # Proof the server logs the sidecar's statements (its first SET is logged before it applies).
     assert "SET log_statement = 'none'" in log
     with loud_server.admin() as conn:
         statements = "\n".join(r[0] for r in conn.execute("SELECT query FROM pg_stat_statements"))
@@ -203,7 +206,7 @@ def test_a_blocked_alter_gives_up_without_showing_the_password_then_applies_it(
         helm3: Helm, loud_server: PgServer, tmp_path: Path) -> None:
     """A transaction holding the role's row blocks ALTER ROLE: the sync gives up after its lock_timeout
     (nothing sits in pg_stat_activity meanwhile) and applies the password once the lock is gone."""
-    db = _superuser_role(loud_server, "initial-A")
+    db = _app_role(loud_server, "initial-A")
     log_before = len(_log(loud_server))
     blocker = psycopg.connect(loud_server.admin_dsn())
     blocker.execute(psycopg.sql.SQL("ALTER ROLE {} CONNECTION LIMIT 50").format(psycopg.sql.Identifier(db["user"])))
@@ -238,7 +241,7 @@ def test_a_blocked_alter_gives_up_without_showing_the_password_then_applies_it(
 ], ids=["trailing-newline", "only-newline", "crlf", "empty"])
 def test_a_value_the_role_cannot_get_exactly_is_refused_and_changes_nothing(
         helm3: Helm, pg_server: PgServer, tmp_path: Path, content: str, reason: str) -> None:
-    db = _superuser_role(pg_server, "initial-A")
+    db = _app_role(pg_server, "initial-A")
     sidecar = _start(helm3, pg_server, db, tmp_path / "secret" / "password", content)
     try:
         refused = sidecar.wait_for(reason)
@@ -258,7 +261,7 @@ def test_a_value_the_role_cannot_get_exactly_is_refused_and_changes_nothing(
 def test_success_is_reported_only_after_a_login_with_the_secret(
         helm3: Helm, pg_server: PgServer, tmp_path: Path) -> None:
     """The login check goes to the pod's IP; when it cannot log in, no ✅, and it says why."""
-    db = _superuser_role(pg_server, "initial-A")
+    db = _app_role(pg_server, "initial-A")
     sidecar = _start(helm3, pg_server, db, tmp_path / "secret" / "password", "B-new",
                      VERIFY_HOST="127.0.0.2")  # the server does not listen there
     try:
@@ -274,7 +277,7 @@ def test_success_is_reported_only_after_a_login_with_the_secret(
 
 
 def test_a_manual_alter_role_is_undone(helm3: Helm, pg_server: PgServer, tmp_path: Path) -> None:
-    db = _superuser_role(pg_server, "initial-A")
+    db = _app_role(pg_server, "initial-A")
     sidecar = _start(helm3, pg_server, db, tmp_path / "secret" / "password", SPECIAL,
                      REVERIFY_INTERVAL_SECONDS="1")
     try:
@@ -294,7 +297,7 @@ def test_a_manual_alter_role_is_undone(helm3: Helm, pg_server: PgServer, tmp_pat
 
 
 def test_an_unreachable_server_is_logged_once(helm3: Helm, pg_server: PgServer, tmp_path: Path) -> None:
-    db = _superuser_role(pg_server, "initial-A")
+    db = _app_role(pg_server, "initial-A")
     nowhere = tmp_path / "no-server-here"
     nowhere.mkdir()
     sidecar = _start(helm3, pg_server, db, tmp_path / "secret" / "password", "B-new", PGHOST=str(nowhere))
@@ -316,7 +319,7 @@ def test_run_from_a_terminal_it_still_reads_the_password_from_the_file(
     import pty
     import termios
 
-    db = _superuser_role(pg_server, "initial-A")
+    db = _app_role(pg_server, "initial-A")
     docs = _render_for(helm3, "postgresql-rhdemo", db, "robust")
     script, env = _sidecar(docs, "postgresql-rhdemo", pg_server, tmp_path / "secret" / "password", SPECIAL)
     leader, follower = pty.openpty()

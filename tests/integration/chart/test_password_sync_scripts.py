@@ -7,7 +7,6 @@ the Jobs and initContainers over TCP 127.0.0.1:<port> (the pod's Service)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,18 +61,21 @@ def _render_for(helm: Helm, instance: str, db: dict[str, str], mode: str) -> lis
         f"{instance}.database.name": db["name"],
         f"{instance}.database.user": db["user"],
     }
+    if "superuser" in db:
+        values[f"{instance}.superuser"] = db["superuser"]
     return render(helm, values)
 
 
 @pytest.fixture
-def official_image_role(pg_server: PgServer, pg_database: dict[str, str]) -> dict[str, str]:
-    """The official image makes POSTGRES_USER a superuser: same here for the fixture's role. Its
-    sessions also log every statement, so a password leaking into the server log would show."""
+def chart_roles(pg_server: PgServer, pg_database: dict[str, str]) -> dict[str, str]:
+    """The roles the chart makes: the fixture's role (not a superuser, owner of its database) for the
+    clients, and a superuser standing for POSTGRES_USER, whose sessions (the password-sync
+    container's) log every statement, so a password leaking into the server log would show."""
+    superuser = f"admin_{pg_database['user'][len('rhdemo_'):]}"
     with pg_server.admin() as conn:
-        conn.execute(psycopg.sql.SQL("ALTER ROLE {} SUPERUSER").format(psycopg.sql.Identifier(pg_database["user"])))
-        conn.execute(psycopg.sql.SQL("ALTER ROLE {} SET log_statement = 'all'").format(
-            psycopg.sql.Identifier(pg_database["user"])))
-    return pg_database
+        conn.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(psycopg.sql.Identifier(superuser)))
+        conn.execute(psycopg.sql.SQL("ALTER ROLE {} SET log_statement = 'all'").format(psycopg.sql.Identifier(superuser)))
+    return {**pg_database, "superuser": superuser}
 
 
 @pytest.fixture
@@ -131,9 +133,9 @@ ROTATION_IDS = (["rhdemo-plain", "rhdemo-quote", "rhdemo-backslash", "rhdemo-dol
 
 @pytest.mark.parametrize(("instance", "new_password"), ROTATION_CASES, ids=ROTATION_IDS)
 def test_robust_sync_applies_the_rotated_secret_without_the_old_password(
-        helm3: Helm, pg_server: PgServer, official_image_role: dict[str, str], password_file: Path,
+        helm3: Helm, pg_server: PgServer, chart_roles: dict[str, str], password_file: Path,
         instance: str, new_password: str) -> None:
-    db = official_image_role
+    db = chart_roles
     old_password = db["password"]  # the server's password (A); the Secret now says B
     docs = _render_for(helm3, instance, db, "robust")
     secret_name = SECRET_OF[instance]
@@ -162,7 +164,7 @@ def test_robust_sync_applies_the_rotated_secret_without_the_old_password(
     assert not _can_login(pg_server, db["user"], old_password, db["name"])
     assert sidecar_output.count(f"✅ mot de passe du rôle {db['user']} synchronisé avec le Secret") == 2, sidecar_output
     # The password never shows: not in the output, not in argv, not in the server's log
-    # (the role's sessions log every statement; the sync turns that off for its own session).
+    # (the superuser's sessions log every statement; the sync turns that off for its own session).
     server_log = _server_log(pg_server)[log_before:]
     assert "SET log_statement = 'none'" in server_log  # proof the role's statements are logged
     for secret in (new_password, third_password):
@@ -173,15 +175,11 @@ def test_robust_sync_applies_the_rotated_secret_without_the_old_password(
 
 
 def test_robust_app_role_logs_in_with_the_new_password_after_rotation(
-        helm3: Helm, pg_server: PgServer, official_image_role: dict[str, str], password_file: Path) -> None:
+        helm3: Helm, pg_server: PgServer, chart_roles: dict[str, str], password_file: Path) -> None:
     """The seed's Test 3 end to end on the scripts: server=A, Secret=B, then the app's wait-for-db
     initContainer (robust: waits for a login with the Secret's password) lets the app start with B."""
-    db = official_image_role
-    docs = _render_for(helm3, "postgresql-rhdemo", db, "robust")
-    docs_app = render(helm3, {"passwordSync.mode": "robust", "postgresql-rhdemo.database.host": db["host"],
-                              "postgresql-rhdemo.service.port": int(db["port"]),
-                              "postgresql-rhdemo.database.name": db["name"],
-                              "postgresql-rhdemo.database.user": db["user"]})
+    db = chart_roles
+    docs = docs_app = _render_for(helm3, "postgresql-rhdemo", db, "robust")
     wait_for_db = container(find(docs_app, "Deployment", "rhdemo-app"), "wait-for-db")
     new_password = "new-password-123"  # the seed's Test 3 value
     env = container_env(wait_for_db, {("rhdemo-db-secret", "password"): new_password}, {"VERIFY_TIMEOUT_SECONDS": "3", "VERIFY_INTERVAL_SECONDS": "1"})
@@ -206,9 +204,10 @@ def test_robust_app_role_logs_in_with_the_new_password_after_rotation(
 def test_robust_sync_never_sends_the_password_when_it_cannot_silence_the_server_log(
         helm3: Helm, pg_server: PgServer, pg_database: dict[str, str], password_file: Path) -> None:
     """A role that may not change the logging settings gets no ALTER with the password at all."""
-    db = pg_database  # not a superuser: SET log_statement is refused
+    db = pg_database
     docs = _render_for(helm3, "postgresql-rhdemo", db, "robust")
     script, env = _sidecar(docs, "postgresql-rhdemo", pg_server, password_file, "never-sent-pw")
+    env["POSTGRES_USER"] = db["user"]  # connects as a role that is not a superuser: SET log_statement is refused
     sidecar = start_script(script, env)
     time.sleep(3)
     sidecar.terminate()
@@ -219,24 +218,30 @@ def test_robust_sync_never_sends_the_password_when_it_cannot_silence_the_server_
 
 
 def test_robust_sync_failure_does_not_log_the_statement(
-        helm3: Helm, pg_server: PgServer, official_image_role: dict[str, str], password_file: Path) -> None:
+        helm3: Helm, pg_server: PgServer, chart_roles: dict[str, str], password_file: Path) -> None:
     """A failing ALTER ROLE is logged by the server with its statement by default
-    (log_min_error_statement=error); the sync turns that off for its session."""
-    db = official_image_role
+    (log_min_error_statement=error); the sync turns that off for its session. The ALTER fails on
+    its lock_timeout: a transaction holds the role's row."""
+    db = chart_roles
     docs = _render_for(helm3, "postgresql-rhdemo", db, "robust")
     script, env = _sidecar(docs, "postgresql-rhdemo", pg_server, password_file, "failing-alter-pw")
-    env["SYNC_ROLE"] = "role_that_does_not_exist"
     log_before = len(_server_log(pg_server))
-    sidecar = start_script(script, env)
-    assert _wait_for(lambda: 'role "role_that_does_not_exist" does not exist' in _server_log(pg_server)[log_before:], 15)
-    sidecar.terminate()
-    output = sidecar.communicate(timeout=10)[0]
+    blocker = psycopg.connect(pg_server.admin_dsn())
+    blocker.execute(psycopg.sql.SQL("ALTER ROLE {} CONNECTION LIMIT 50").format(psycopg.sql.Identifier(db["user"])))
+    try:
+        sidecar = start_script(script, env)
+        failed = _wait_for(lambda: "canceling statement due to lock timeout" in _server_log(pg_server)[log_before:], 30)
+        sidecar.terminate()
+        output = sidecar.communicate(timeout=10)[0]
+    finally:
+        blocker.close()
+    assert failed, output
     assert "failing-alter-pw" not in _server_log(pg_server)[log_before:] + output
 
 
 def test_robust_verification_fails_clearly_when_the_password_is_never_applied(
-        helm3: Helm, official_image_role: dict[str, str]) -> None:
-    db = official_image_role
+        helm3: Helm, chart_roles: dict[str, str]) -> None:
+    db = chart_roles
     docs = _render_for(helm3, "postgresql-rhdemo", db, "robust")
     verify = container(find(docs, "Job", "postgresql-rhdemo-password-sync-1"), "sync-password")
     env = container_env(verify, {("rhdemo-db-secret", "password"): "B-never-applied"}, {"VERIFY_TIMEOUT_SECONDS": "2", "VERIFY_INTERVAL_SECONDS": "1"})

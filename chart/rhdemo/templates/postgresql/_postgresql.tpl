@@ -22,6 +22,10 @@ data:
   {{ $secret.key }}: {{ include "rhdemo.secretValue" (dict "root" .root "secret" $secret.name "key" $secret.key "given" $pg.database.password) | b64enc | quote }}
 {{- end -}}
 
+{{/*
+The `<name>-init` ConfigMap: the chart's app-role script first (it sorts before every name the
+validation accepts), then the values' initScripts.
+*/}}
 {{- define "rhdemo.postgresql.initConfigMap" -}}
 {{- $pg := index .root.Values .name -}}
 apiVersion: v1
@@ -31,10 +35,8 @@ metadata:
   namespace: {{ include "rhdemo.namespace" .root }}
   labels:
     {{- include "rhdemo.labels" (dict "root" .root "app" .name "component" "database") | nindent 4 }}
-{{- with $pg.initScripts }}
 data:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
+  {{- toYaml (merge (dict (include "rhdemo.postgresql.appRoleScriptName" .) (.root.Files.Get "files/app-role-init.sh")) ($pg.initScripts | default dict)) | nindent 2 }}
 {{- end -}}
 
 {{- define "rhdemo.postgresql.service" -}}
@@ -97,13 +99,21 @@ spec:
         image: {{ include "rhdemo.image" (dict "image" $pg.image "root" $root) }}
         imagePullPolicy: {{ $pg.image.pullPolicy }}
         env:
+        # initdb's superuser; the chart's init script gives the Secret's password to APP_ROLE (the
+        # role the clients use, not a superuser) and leaves the superuser without one.
         - name: POSTGRES_USER
-          value: {{ $pg.database.user | quote }}
+          value: {{ $pg.superuser | quote }}
         - name: POSTGRES_DB
           value: {{ $pg.database.name | quote }}
         - name: POSTGRES_PASSWORD
           valueFrom:
             {{- include "rhdemo.database.passwordSecretKeyRef" . | nindent 12 }}
+        - name: APP_ROLE
+          value: {{ $pg.database.user | quote }}
+        {{- with $pg.initdbArgs }}
+        - name: POSTGRES_INITDB_ARGS
+          value: {{ . | quote }}
+        {{- end }}
         - name: PGDATA
           value: {{ printf "%s/%s" $dataDir $pg.persistence.pgdataSubPath | trimSuffix "/" | quote }}
         ports:
@@ -134,7 +144,8 @@ spec:
           mountPath: /var/run/postgresql
       {{- if $robust }}
       # Solution 1 (robust): applies the Secret's password to the role through the local socket
-      # (trust, as in the official image), so no old password is needed.
+      # (trust, as in the official image), so no old password is needed. On every start it also
+      # makes the roles match the chart (init scripts run only on an empty PGDATA).
       - name: password-sync
         image: {{ include "rhdemo.image" (dict "image" $pg.image "root" $root) }}
         imagePullPolicy: {{ $pg.image.pullPolicy }}
@@ -144,16 +155,19 @@ spec:
         - name: PGPORT
           value: "5432"
         - name: POSTGRES_USER
-          value: {{ $pg.database.user | quote }}
+          value: {{ $pg.superuser | quote }}
         - name: SYNC_ROLE
           value: {{ $pg.database.user | quote }}
+        - name: SYNC_DATABASE
+          value: {{ $pg.database.name | quote }}
         - name: PASSWORD_FILE
           value: /run/secrets/database/password
         - name: CHECK_INTERVAL_SECONDS
           value: {{ $root.Values.passwordSync.checkIntervalSeconds | quote }}
         - name: REVERIFY_INTERVAL_SECONDS
           value: {{ $root.Values.passwordSync.reverifyIntervalSeconds | quote }}
-        # The login check goes to the pod's IP: 127.0.0.1 is trusted by the image's pg_hba.
+        # The login check goes to the pod's IP, as the app's connections: a PGDATA initialised
+        # without initdbArgs trusts 127.0.0.1 (initdb's default), which would prove nothing.
         - name: VERIFY_HOST
           valueFrom:
             fieldRef:
