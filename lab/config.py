@@ -2,7 +2,8 @@
 
 Precedence (lowest first): defaults <- the host's CA settings (`PIP_CERT`, pip's `cert`,
 `REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`) <- config file (`./lab.toml`, else
-`~/.config/rhdemo-lab/config.toml`) <- environment (`RHDEMO_LAB_*`) <- flags.
+`~/.config/rhdemo-lab/config.toml`) <- environment (`RHDEMO_LAB_*`) <- what the last `lab up` was
+given (`lab.remembered`; only the settings no flag gives) <- flags.
 """
 
 from __future__ import annotations
@@ -161,8 +162,13 @@ _PARSERS: dict[str, Any] = {
     "state_dir": _to_path,
 }
 _TIMEOUT_FIELDS = {f.name for f in dataclasses.fields(Timeouts)}
-# Fields where a flag adds to (instead of replacing) what lower layers set.
+# Fields where a flag adds to (instead of replacing) what the config file and the environment set.
 _ADDITIVE = {"values_files", "set_values"}
+# What `lab up` remembers for later commands (`lab.remembered`): what it was given about where things
+# come from and what is deployed — never where the lab keeps its state (cluster_name, state_dir).
+REMEMBERED_SETTINGS = ("image_set", "node_image", "ca_cert", "kube_context", "values_files", "set_values")
+# Where a setting's value came from, lowest first.
+DEFAULT, HOST, CONFIG_FILE, ENVIRONMENT, REMEMBERED, FLAG = "default", "host's", "config file", "environment", "remembered", "flag"
 
 
 def default_config_files(cwd: Path) -> list[Path]:
@@ -240,15 +246,36 @@ def host_ca_bundle(env: Mapping[str, str], system_dir: Path = Path("/etc")) -> t
     return None
 
 
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """The config, and for each remembered setting where its value came from (`lab status` shows it;
+    `lab up` records what was not a default)."""
+
+    config: LabConfig
+    # setting -> DEFAULT | "host's PIP_CERT"... | CONFIG_FILE | ENVIRONMENT | REMEMBERED | FLAG ("a + b" for lists)
+    origins: Mapping[str, str]
+    # values_files / set_values: the part given by flags, else by the remembered layer (not the file's or env's)
+    given: Mapping[str, tuple[Any, ...]]
+
+
 def load_config(flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
                 config_file: Path | None = None, cwd: Path | None = None, system_dir: Path = Path("/etc")) -> LabConfig:
-    """Build the config once: defaults <- file <- env <- flags (flags with value None are unset)."""
+    """Build the config once: defaults <- host CA <- file <- env <- flags (flags with value None are unset)."""
+    return resolve_config(flags, env=env, config_file=config_file, cwd=cwd, system_dir=system_dir).config
+
+
+def resolve_config(flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
+                   config_file: Path | None = None, cwd: Path | None = None, system_dir: Path = Path("/etc"),
+                   remembered: Mapping[str, Any] | None = None) -> ResolvedConfig:
+    """defaults <- host CA <- file <- env <- remembered <- flags. A remembered setting is dropped when a flag gives
+    it (for values files and --set pairs: the whole remembered list); like flags, remembered lists add
+    to the file's and the environment's."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    layers: list[tuple[str, Mapping[str, Any]]] = []
+    layers: list[tuple[str, str, Mapping[str, Any]]] = []
     host_ca = host_ca_bundle(env, system_dir)
     if host_ca is not None:
-        layers.append((host_ca[0], {"ca_cert": host_ca[1]}))
+        layers.append((f"{HOST} {host_ca[0]}", host_ca[0], {"ca_cert": host_ca[1]}))
 
     explicit = config_file or (Path(env["RHDEMO_LAB_CONFIG"]) if env.get("RHDEMO_LAB_CONFIG") else None)
     if explicit is not None and not explicit.is_file():
@@ -256,24 +283,32 @@ def load_config(flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str
     for candidate in [explicit] if explicit else default_config_files(cwd):
         if candidate.is_file():
             try:
-                layers.append((str(candidate), tomllib.loads(candidate.read_text(encoding="utf-8"))))
+                layers.append((CONFIG_FILE, str(candidate), tomllib.loads(candidate.read_text(encoding="utf-8"))))
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{candidate}: invalid TOML: {exc}") from None
             break
-    layers.append(("environment", _env_layer(env)))
-    layers.append(("flags", {k: v for k, v in (flags or {}).items() if v is not None and v != () and v != []}))
+    layers.append((ENVIRONMENT, "environment", _env_layer(env)))
+    given_flags = {k: v for k, v in (flags or {}).items() if v is not None and v != () and v != []}
+    layers.append((REMEMBERED, "remembered settings",
+                   {k: v for k, v in (remembered or {}).items() if k in REMEMBERED_SETTINGS and k not in given_flags}))
+    layers.append((FLAG, "flags", given_flags))
 
     settings: dict[str, Any] = {}
     timeouts: dict[str, int] = {}
-    for source, raw in layers:
+    origins: dict[str, list[str]] = {}
+    given: dict[str, tuple[Any, ...]] = {}
+    for origin, source, raw in layers:
         layer_settings, layer_timeouts = _layer_from_mapping(source, raw)
         for key, value in layer_settings.items():
-            if key in _ADDITIVE and source == "flags" and key in settings:
-                settings[key] = tuple(settings[key]) + tuple(value)
+            if key in _ADDITIVE and origin in (REMEMBERED, FLAG):
+                settings[key] = tuple(settings.get(key, ())) + tuple(value)
+                given[key] = tuple(value)
+                origins.setdefault(key, []).append(origin)
             else:
                 settings[key] = value
+                origins[key] = [origin]
         timeouts.update(layer_timeouts)
     config = LabConfig(**settings, timeouts=Timeouts(**timeouts))
     if config.app_release not in config.app_releases:
         raise ConfigError(f"app_release {config.app_release!r} is not one of the built releases {config.app_releases}")
-    return config
+    return ResolvedConfig(config, {key: " + ".join(origins.get(key, [DEFAULT])) for key in REMEMBERED_SETTINGS}, given)

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from lab.config import LOCAL_IMAGE_PREFIX, LabConfig
+from lab.config import LOCAL_IMAGE_PREFIX, ImageSet, LabConfig
 from lab.errors import LabError
 
 APP_REPOSITORY = f"{LOCAL_IMAGE_PREFIX}/rhdemo-app"
@@ -197,6 +197,23 @@ def app_image_values(image: AppImage) -> dict[str, Any]:
     registry, _, repository = image.tag.split(":")[0].partition("/")
     # pullPolicy stays the chart's / image set's (the local set says Never: nothing to pull from).
     return {"rhdemo": {"image": {"registry": registry, "repository": repository, "tag": image.short_tag}}}
+
+
+def deployed_image_set(user_values: Mapping[str, Any]) -> str:
+    """The image set a release was deployed with, read from its user-supplied values (`helm get values`):
+    a `global.imageRegistry` is a mirror, a third-party image under the local prefix the local set."""
+    registry = (user_values.get("global") or {}).get("imageRegistry")
+    if registry:
+        return str(ImageSet("mirror", str(registry)))
+    # the app image is always the lab's own build, under the local prefix: not a sign of the set
+    third_party = {**user_values, "rhdemo": {k: v for k, v in (user_values.get("rhdemo") or {}).items() if k != "image"}}
+    if any(ref.startswith(LOCAL_IMAGE_PREFIX + "/") for ref in images_in_values(third_party)):
+        return "local"
+    return "public"
+
+
+def deployed_app_image_reference(user_values: Mapping[str, Any]) -> str | None:
+    return image_reference((user_values.get("rhdemo") or {}).get("image") or {})
 
 
 def local_images_required(config: LabConfig) -> list[str]:

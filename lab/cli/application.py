@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from lab.config import LabConfig, load_config
+from lab.config import LabConfig
 from lab.errors import LabError
+from lab.remembered import ResolvedSettings, load_settings
 from lab.runner import Runner
 from lab.stack import StackNotReady
 from lab.stack.desired import user_secrets
@@ -95,7 +96,7 @@ class Application:
         self.settings = settings
         self.console = console
         self.err_console = err_console
-        self._config: LabConfig | None = None
+        self._resolved: ResolvedSettings | None = None
         self._runner: Runner | None = None
         logging.basicConfig(level=logging.INFO if settings.verbose else logging.WARNING, format="%(message)s",
                             handlers=[RichHandler(console=err_console, show_time=False, show_path=False,
@@ -108,13 +109,19 @@ class Application:
         return application
 
     @property
-    def config(self) -> LabConfig:
-        if self._config is None:
+    def resolved(self) -> ResolvedSettings:
+        """The config with what the last `lab up` was given (remembered) under the flags, and where each
+        setting came from."""
+        if self._resolved is None:
             s = self.settings
-            self._config = load_config({"image_set": s.image_set, "ca_cert": s.ca_cert, "kube_context": s.context,
-                                        "values_files": s.values, "set_values": s.set_,
-                                        "node_image": s.node_image}, config_file=s.config)
-        return self._config
+            self._resolved = load_settings({"image_set": s.image_set, "ca_cert": s.ca_cert, "kube_context": s.context,
+                                            "values_files": s.values, "set_values": s.set_,
+                                            "node_image": s.node_image}, config_file=s.config)
+        return self._resolved
+
+    @property
+    def config(self) -> LabConfig:
+        return self.resolved.config
 
     @property
     def runner(self) -> Runner:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +16,7 @@ from rich.table import Table
 from lab.cli.application import CLUSTER, RELEASE, Application, command_class
 from lab.config import LabConfig
 from lab.errors import LabError
+from lab.remembered import SettingShown
 from lab.stack import Stack, StatusReport, dump_yaml
 
 
@@ -25,10 +28,14 @@ def status(ctx: typer.Context,
         raise LabError(f"unknown output {output!r}", "use text or json")
     stack = Stack(lab.config, lab.runner)
     report = stack.status()
+    settings = lab.resolved.shown()
     if output == "json":
-        lab.console.print_json(json.dumps(report_dict(report), default=str))
+        data = {**report_dict(report), "settings": [asdict(setting) for setting in settings],
+                "settings_file": str(lab.resolved.path) if lab.resolved.remembered else None}
+        lab.console.print_json(json.dumps(data, default=str))
     else:
         render_status(lab.console, lab.config, report)
+        render_settings(lab.console, settings, lab.resolved.path if lab.resolved.remembered else None)
     if not report.reachable:
         raise stack.unreachable()
 
@@ -47,7 +54,7 @@ def render_status(console: Console, config: LabConfig, report: StatusReport) -> 
                  f"{'running' if c.running else 'stopped'}, API {'healthy' if c.api_healthy else 'NOT healthy'}")
         console.print(f"[bold]cluster[/] {config.cluster_name}: {state}"
                       + (f" (node image {c.node_image})" if c.node_image else ""))
-    console.print(f"[bold]context[/] {report.context}; image set {report.image_set}")
+    console.print(f"[bold]context[/] {report.context}")
     for problem in report.problems:
         console.print(f"[red]{problem}[/]")
     if not report.reachable:
@@ -55,7 +62,10 @@ def render_status(console: Console, config: LabConfig, report: StatusReport) -> 
     if report.release is None:
         console.print(f"[bold]release[/] {config.release}: not installed — next: `lab up`")
         return
-    console.print(f"[bold]release[/] {config.release}: revision {report.release.revision}, {report.release.status}")
+    deployed = report.deployed
+    console.print(f"[bold]release[/] {config.release}: revision {report.release.revision}, {report.release.status}"
+                  + (f" — image set {deployed.image_set}, app {deployed.app_image or 'chart default'}" if deployed else ""),
+                  soft_wrap=True)
     pods = Table("pod", "ready", "phase", "restarts", "problem", box=None, pad_edge=False)
     for pod in report.pods:
         pods.add_row(pod.name, pod.containers_ready, pod.phase, str(pod.restarts), pod.problem or "")
@@ -69,6 +79,16 @@ def render_status(console: Console, config: LabConfig, report: StatusReport) -> 
         console.print(f"[bold]roles[/] in {database}: {', '.join(roles) if isinstance(roles, list) else roles}")
     if report.employes is not None:
         console.print(f"[bold]employes[/]: {report.employes.rows} rows (checksum {report.employes.checksum[:12]})")
+
+
+def render_settings(console: Console, settings: Sequence[SettingShown], path: Path | None) -> None:
+    """Each setting, its value, where it came from (flag, remembered, environment, config file, default)."""
+    console.print("[bold]settings[/] " + (f"(remembered from the last `lab up` in {path})" if path else
+                                          "(nothing remembered: no `lab up` since the last `lab down`)"), soft_wrap=True)
+    table = Table(box=None, pad_edge=False, show_header=False)
+    for setting in settings:
+        table.add_row(f"  {setting.name}", setting.value, f"[dim]{setting.origin}[/]")
+    console.print(table)
 
 
 def values(ctx: typer.Context) -> None:

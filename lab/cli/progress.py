@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from lab.remembered import Recorded
 from lab.stack import ComponentStatus, State, StepStatus, UpResult
 
 MARK = {State.PENDING: "[yellow]…[/]", State.RUNNING: "[bold blue]▶[/]", State.UNCHANGED: "[green]✓[/]",
@@ -87,3 +88,11 @@ def render_up(console: Console, result: UpResult) -> None:
                       soft_wrap=True)
     console.print(f"  DB password (never printed by the lab): {result.password_command}", markup=False, soft_wrap=True)
     console.print("  next: " + " · ".join(c for c in result.next_commands if c), markup=False, soft_wrap=True)
+
+
+def render_recorded(console: Console, recorded: Recorded) -> None:
+    console.print(f"settings remembered in {recorded.path}: later commands use them unless a flag overrides them",
+                  markup=False, soft_wrap=True, style="dim")
+    if recorded.secret_keys:
+        console.print(f"not remembered (secrets): --set {', '.join(recorded.secret_keys)}; the next `lab up` "
+                      "needs them again", markup=False, soft_wrap=True, style="yellow")

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from lab.cli.application import CLUSTER, IMAGES, RELEASE, Application, command_class
-from lab.cli.progress import RichProgress, render_up
+from lab import remembered
+from lab.cli.progress import RichProgress, render_recorded, render_up
 from lab.stack import Stack
 
 
@@ -15,13 +16,19 @@ def up(ctx: typer.Context,
        recreate: Annotated[bool, typer.Option("--recreate", help="recreate a cluster whose config differs or that is broken (its data is lost)")] = False) -> None:
     """Create or converge the cluster, images and release; safe to run again at any time."""
     lab = Application.of(ctx)
-    config = lab.config
+    settings = lab.resolved
+    settings.check_for_up()
+    config = settings.config
     lab.console.print(f"lab up: image set [bold]{config.image_set}[/], app {config.app_release}")
     progress = RichProgress(lab.console, lab.settings.verbose)
+    recorded: list[remembered.Recorded] = []
     try:
-        result = Stack(config, lab.runner, progress).up(recreate=recreate)
+        result = Stack(config, lab.runner, progress).up(
+            recreate=recreate, on_accepted=lambda: recorded.append(remembered.record(settings)))
     finally:
         progress.close()
+        for record in recorded:  # also when up failed: the next `lab up` resumes with the same settings
+            render_recorded(lab.console, record)
     render_up(lab.console, result)
 
 
@@ -29,8 +36,12 @@ def down(ctx: typer.Context,
          keep_cluster: Annotated[bool, typer.Option("--keep-cluster", help="uninstall only the release (volumes kept)")] = False) -> None:
     """Delete the lab's kind cluster (or only the release with --keep-cluster, or on a --context cluster)."""
     lab = Application.of(ctx)
-    for line in Stack(lab.config, lab.runner).down(keep_cluster=keep_cluster):
+    result = Stack(lab.config, lab.runner).down(keep_cluster=keep_cluster)
+    for line in result.lines:
         lab.console.print(f"[green]✓[/] {line}")
+    forgotten = remembered.forget(lab.resolved) if result.nothing_deployed else None
+    if forgotten is not None:
+        lab.console.print(f"[green]✓[/] the settings of the last `lab up` are forgotten ({forgotten})", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

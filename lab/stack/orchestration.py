@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,19 +53,34 @@ class UpResult:
         return int(revision) if revision is not None else None
 
 
+@dataclass(frozen=True)
+class DeployedSettings:
+    """What the release really runs with, read from its values (not from the lab's settings)."""
+
+    image_set: str
+    app_image: str | None
+
+
 @dataclass
 class StatusReport:
     context: str
-    image_set: str
+    image_set: str  # the configured one (flag, remembered or default); `deployed` says what runs
     cluster: ClusterState | None = None
     reachable: bool = False
     release: DeployedRelease | None = None
+    deployed: DeployedSettings | None = None
     workloads: list[WorkloadState] = field(default_factory=list)
     pods: list[PodState] = field(default_factory=list)
     hooks: list[HookJob] = field(default_factory=list)
     db_roles: dict[str, list[str] | str] = field(default_factory=dict)
     employes: TableStats | None = None
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DownResult:
+    lines: list[str]
+    nothing_deployed: bool  # the release (or the whole cluster) is gone: nothing left to remember
 
 
 @contextmanager
@@ -107,13 +122,16 @@ class Stack:
         return UpContext(self.config, self.runner, self.cluster, self.progress)
 
     # --- up ---------------------------------------------------------------------------------------
-    def up(self, recreate: bool = False) -> UpResult:
+    def up(self, recreate: bool = False, on_accepted: Callable[[], object] = lambda: None) -> UpResult:
+        """Converge; `on_accepted` runs once the input is known good, before anything changes (the CLI
+        remembers the settings there: a run interrupted later is finished by a `lab up` with the same)."""
         started = time.monotonic()
         config = self.config
         # Bad input (a missing values file, a value the chart refuses...) fails here, before anything changes.
         self.check_desired()
         ctx = self._context()
         with exclusive(config, "up"):
+            on_accepted()
             statuses = run_steps(ctx, up_steps(images_mod.app_images(config), recreate))
         assert ctx.desired is not None  # EnsureRelease ran
         urls = self.cluster.urls()
@@ -155,6 +173,15 @@ class Stack:
         if report.release is None:
             return report
         try:
+            user_values = helm.get_values(config.release, all_values=False)
+            report.deployed = DeployedSettings(images_mod.deployed_image_set(user_values),
+                                               images_mod.deployed_app_image_reference(user_values))
+        except CommandError as exc:
+            report.problems.append(exc.message)
+        if report.deployed is not None and report.deployed.image_set != report.image_set:
+            report.problems.append(f"deployed with image set {report.deployed.image_set}, but the settings say "
+                                   f"{report.image_set}: `lab up` would redeploy with {report.image_set}")
+        try:
             workloads = workloads_in_manifest(helm.get_manifest(config.release))
         except CommandError as exc:
             report.problems.append(exc.message)
@@ -192,20 +219,21 @@ class Stack:
         return next((p.name for p in state.pods if p.ready), None)
 
     # --- down -------------------------------------------------------------------------------------
-    def down(self, keep_cluster: bool = False) -> list[str]:
+    def down(self, keep_cluster: bool = False) -> DownResult:
         """Delete the lab's cluster; with `keep_cluster`, or on a cluster the lab does not own, only
         uninstall the release (its PersistentVolumeClaims stay)."""
         config = self.config
         with exclusive(config, "down"):
             deleted = None if keep_cluster else self.cluster.delete()
             if deleted is not None:
-                return [deleted]
+                return DownResult([deleted], nothing_deployed=True)
             if not self.cluster.api_healthy():
-                return [f"context {config.context} unreachable: nothing uninstalled"]
+                return DownResult([f"context {config.context} unreachable: nothing uninstalled"], nothing_deployed=False)
             if self.helm.current(config.release) is None:
-                return [f"no release {config.release}"]
+                return DownResult([f"no release {config.release}"], nothing_deployed=True)
             self.helm.uninstall(config.release, config.timeouts.helm)
-            return [f"release {config.release} uninstalled (PersistentVolumeClaims kept: the data stays)"]
+            return DownResult([f"release {config.release} uninstalled (PersistentVolumeClaims kept: the data stays)"],
+                              nothing_deployed=True)
 
     # --- component lookups (logs, psql, values) ---------------------------------------------------
     def workloads(self) -> list[Workload]:

@@ -16,6 +16,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def empty_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no developer lab.toml
+    monkeypatch.setenv("RHDEMO_LAB_STATE_DIR", str(tmp_path / "state"))  # no remembered settings of a real `lab up`
     for name in ("RHDEMO_LAB_CONFIG", "RHDEMO_LAB_SET_VALUES", "RHDEMO_LAB_VALUES_FILES"):
         monkeypatch.delenv(name, raising=False)
 
@@ -52,3 +53,13 @@ def test_shared_options_are_documented_once_on_each_command_that_takes_them() ->
     logs = runner.invoke(app, ["logs", "--help"]).output
     assert "--image-set" in up and "--set" in up and "--recreate" in up and "--context" in up
     assert "--context" in logs and "--image-set" not in logs
+
+
+def test_up_without_a_remembered_secret_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "rhdemo-lab.settings.json").write_text(
+        '{"image_set": "local", "secret_set_keys": ["postgresql-rhdemo.database.password"]}')
+    result = runner.invoke(app, ["up"])
+    assert result.exit_code == 1, result.output
+    assert "error: the last `lab up` was given a secret with --set (postgresql-rhdemo.database.password)" in result.output
+    assert "lab up --set postgresql-rhdemo.database.password=..." in result.output
