@@ -7,18 +7,21 @@ import os
 import re
 import shutil
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lab import images as images_mod
-from lab.cluster import ClusterProvider, cluster_for
-from lab.config import LabConfig
+from lab.cluster import ClusterProvider, ClusterState, KindCluster, cluster_for, containerd_name
+from lab.config import LOCAL_IMAGE_PREFIX, LabConfig
 from lab.errors import LabError
 from lab.helm import HELM_VERSION_ARGV
 from lab.kube import KUBECTL_CLIENT_VERSION_ARGV
+from lab.remembered import ResolvedSettings
 from lab.runner import Runner, install_hint
+from lab.stack import Stack
 
 MIN_DOCKER = (23, 0)  # older engines grant CAP_SYS_RESOURCE to --privileged and kind nodes fail here
 MIN_KIND = (0, 20, 0)
@@ -159,38 +162,191 @@ def check_context(cluster: ClusterProvider) -> Check:
     return Check("kube context", found.ok, found.detail, found.fix)
 
 
-def check_images(config: LabConfig, docker_client: Any) -> list[Check]:
-    """No registry here: images the lab cannot pull must already be in Docker."""
-    if docker_client is None:
-        return []
-    builder = images_mod.ImageBuilder(docker_client)
-    checks = [Check("image set", True, f"{config.image_set}" + {
-        "public": " (the chart's public images: the cluster must be able to pull them)",
-        "local": " (built here by .ci/lib/build-images.sh; the Debian-based PostgreSQL 17 stands in for postgres:16-alpine)",
-        "mirror": " (pulled through the mirror)"}[config.image_set.kind])]
-    if config.node_image:
-        if builder.image_id(config.node_image):
-            checks.append(Check("node image", True, config.node_image))
-        else:
-            checks.append(Check("node image", False, f"{config.node_image} is not in Docker",
-                                "build it: `bash .ci/lib/build-node-image.sh`, or drop --node-image/RHDEMO_LAB_NODE_IMAGE"))
+PROBE_SECONDS = 8  # how long a registry gets to answer doctor's pull probe
+MAX_KUBERNETES_ON_CGROUP_V1 = (1, 34)  # the kubelet of 1.35+ refuses to start on a cgroup v1 host
+
+
+def _registry_free_set_fix() -> str:
+    return (f"no registry answers here: use the registry-free image set, `lab up --image-set local` "
+            f"(build it first: `{images_mod.BUILD_IMAGE_SET}`)")
+
+
+def _node_image_fix() -> str:
+    return (f"build the registry-free node image (`{images_mod.BUILD_NODE_IMAGE}`) and use it: "
+            f"`lab up --node-image {images_mod.REGISTRY_FREE_NODE_IMAGE}`")
+
+
+def check_node_image(config: LabConfig, runner: Runner, state: ClusterState | None, builder: images_mod.ImageBuilder,
+                     probe: images_mod.PullProbe | None) -> tuple[Check, str | None]:
+    """The node image `kind create cluster` will boot: in Docker, or pullable, or already running the
+    cluster. Returns the check and the image reference (None when unknown)."""
+    reference = config.node_image
+    if reference is None:
+        kind = runner.which("kind")
+        reference = images_mod.kind_default_node_image(Path(kind)) if kind else None
+        if reference is None:
+            return Check("node image", False, "kind's default (cannot tell which: kind missing or unreadable)",
+                         "install kind (see its check) or pass --node-image", blocking=False), None
+    shown = reference.split("@")[0]
+    if state is not None and state.running and state.node_image == reference:
+        return Check("node image", True, f"{shown} (the cluster runs it)"), reference
+    if builder.image_id(reference):
+        return Check("node image", True, f"{shown} (in Docker)"), reference
+    pull = probe.check(reference) if probe else images_mod.PullCheck(reference, False, "no Docker engine")
+    if pull.pullable:
+        return Check("node image", True, f"{shown} (not in Docker; pullable)"), reference
+    fix = _node_image_fix()
+    if reference.startswith(LOCAL_IMAGE_PREFIX + "/"):
+        fix = f"build it: `{images_mod.BUILD_NODE_IMAGE}`"
+    return Check("node image", False, f"{shown} is not in Docker and cannot be pulled: {pull.reason}", fix), reference
+
+
+def check_cgroup(docker_client: Any, builder: images_mod.ImageBuilder, node_image: str) -> Check:
+    """The host's cgroup version against the node's Kubernetes version (1.35+ refuses cgroup v1)."""
+    cgroup = str(docker_client.info().get("CgroupVersion") or "")
+    label = builder.labels(node_image).get(images_mod.KUBERNETES_VERSION_LABEL, "")
+    version = images_mod.kubernetes_version(label) or images_mod.kubernetes_version(node_image.split("@")[0])
+    if version is None:
+        return Check("cgroup", True, f"cgroup v{cgroup or '?'}; node image's Kubernetes version unknown", blocking=False)
+    shown = f"cgroup v{cgroup}, Kubernetes {_fmt(version)} in the node"
+    if cgroup == "1" and version[:2] > MAX_KUBERNETES_ON_CGROUP_V1:
+        return Check("cgroup", False, f"{shown}: the kubelet of Kubernetes 1.35+ refuses cgroup v1",
+                     f"{_node_image_fix()} (Kubernetes 1.34), or boot the host on cgroup v2 "
+                     "(`systemd.unified_cgroup_hierarchy=1` on the kernel command line)")
+    return Check("cgroup", True, shown)
+
+
+def check_ca_cert(config: LabConfig) -> Check:
+    """The CA bundle the image builds will use: it exists and holds PEM certificates OpenSSL can read."""
+    path = config.ca_cert
+    fix = "pass a PEM bundle: `--ca-cert /etc/ssl/certs/ca-certificates.crt` (or RHDEMO_LAB_CA_CERT)"
+    if path is None:
+        return Check("CA certificate", True, "none given (the builds trust their base image's CAs; behind a "
+                                             "TLS-inspecting proxy pass --ca-cert)")
+    if not path.is_file():
+        return Check("CA certificate", False, f"{path} does not exist", fix)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
+        extra = images_mod.extra_ca_pem(path)
+    except ssl.SSLError as exc:
+        return Check("CA certificate", False, f"{path} is not a PEM certificate bundle ({exc.reason or exc})", fix)
+    except LabError as exc:
+        return Check("CA certificate", False, exc.message, exc.hint or fix)
+    added = extra.count("BEGIN CERTIFICATE")
+    return Check("CA certificate", True, f"{path}: {added} certificate(s) beyond the public set go into the builds")
+
+
+def check_app_images(config: LabConfig, builder: images_mod.ImageBuilder, probe: images_mod.PullProbe | None) -> Check:
+    """The stub's images: built already (their tag is their content), or their base image is at hand."""
+    try:
+        images = images_mod.app_images(config)
+    except LabError as exc:
+        return Check("app images", False, exc.message, exc.hint)
+    missing = [image for image in images if not builder.image_id(image.tag)]
+    if not missing:
+        return Check("app images", True, f"built: {', '.join(image.short_tag for image in images)}")
+    base = missing[0].build_args.get("BASE_IMAGE") or images_mod.dockerfile_base_default(config.app_stub_path)
+    if base is None or builder.image_id(base):
+        return Check("app images", True, f"{len(missing)} to build (base image {base or 'of the Dockerfile'} in Docker)")
+    pull = probe.check(base) if probe else images_mod.PullCheck(base, False, "no Docker engine")
+    if pull.pullable:
+        return Check("app images", True, f"{len(missing)} to build (base image {base} pullable)")
+    fix = (f"build the local image set: `{images_mod.BUILD_IMAGE_SET}`" if config.image_set.kind == "local"
+           else _registry_free_set_fix())
+    return Check("app images", False, f"{len(missing)} to build, but their base image {base} is not in Docker and "
+                                      f"cannot be pulled: {pull.reason}", fix)
+
+
+def check_chart_images(config: LabConfig, manifest: str, cluster: ClusterProvider, state: ClusterState | None,
+                       builder: images_mod.ImageBuilder, probe: images_mod.PullProbe | None) -> Check:
+    """Every image the release will run (the rendered chart, for this image set and these values):
+    the lab loads the local set's from Docker; the others the node must have or pull."""
+    loaded_by_lab = set(images_mod.local_images_required(config)) if cluster.tools else set()
+    in_node: dict[str, str] = {}
+    if isinstance(cluster, KindCluster) and state is not None and state.running:
+        try:
+            in_node = cluster.node_images()
+        except LabError:  # an old node without crictl: its images count as absent
+            in_node = {}
+    problems: list[str] = []
+    counted = 0
+    # `up` wants every image of the local set in Docker, rendered or not (a Flyway job may come later)
+    for reference in dict.fromkeys([*images_mod.images_in_manifest(manifest), *sorted(loaded_by_lab)]):
+        if "/rhdemo-lab/rhdemo-app:" in reference:
+            continue  # the lab builds it (see "app images")
+        counted += 1
+        if reference in loaded_by_lab:
+            if not builder.image_id(reference):
+                problems.append(f"{reference} not in Docker (the lab loads it into the node from there)")
+        elif containerd_name(reference) not in in_node:
+            pull = probe.check(reference) if probe else images_mod.PullCheck(reference, False, "no Docker engine")
+            if not pull.pullable:
+                problems.append(f"{reference} cannot be pulled: {pull.reason}")
+    if not problems:
+        return Check("chart images", True, f"{counted} images for image set {config.image_set}: present or pullable")
     if config.image_set.kind == "local":
-        missing = [ref for ref in images_mod.local_images_required(config) if not builder.image_id(ref)]
-        if images_mod.LOCAL_PYTHON_BASE not in missing and not builder.image_id(images_mod.LOCAL_PYTHON_BASE):
-            missing.append(images_mod.LOCAL_PYTHON_BASE)
-        if missing:
-            checks.append(Check("local image set", False, f"missing: {', '.join(missing)}",
-                                "build them: `bash .ci/lib/build-images.sh`, or use --image-set public"))
-        else:
-            checks.append(Check("local image set", True, "every local image is in Docker"))
-    if not (config.app_stub_path / "Dockerfile").is_file():
-        checks.append(Check("app stub", False, f"no Dockerfile in {config.app_stub_path}",
-                            "set app_stub_path in lab.toml (or RHDEMO_LAB_APP_STUB_PATH) to the stub's directory"))
+        fix = f"build the local image set: `{images_mod.BUILD_IMAGE_SET}`"
+    elif config.image_set.kind == "mirror":
+        fix = f"check the mirror prefix {config.image_set.mirror_prefix} and that it holds these images, or " + \
+              _registry_free_set_fix()
+    else:
+        fix = _registry_free_set_fix()
+    # On a --context cluster its nodes pull, not this machine's engine: a warning, not a verdict.
+    return Check("chart images", False, "; ".join(problems), fix, blocking=bool(cluster.tools))
+
+
+def check_release(config: LabConfig, runner: Runner, cluster: ClusterProvider, settings: ResolvedSettings
+                  ) -> tuple[list[Check], str | None]:
+    """The values `lab up` would deploy: the chart renders them (the rendered manifest is returned)."""
+    checks = []
+    missing = settings.missing_secrets()
+    if missing:
+        checks.append(Check("remembered", False, f"the last `lab up` was given a secret with --set ({', '.join(missing)}), "
+                                                 "which the lab does not remember",
+                            "give it again: " + " ".join(f"--set {key}=..." for key in missing)))
     if not (config.chart_path / "Chart.yaml").is_file():
         checks.append(Check("chart", False, f"no chart at {config.chart_path}", "set chart_path in lab.toml"))
-    if config.ca_cert is not None and not config.ca_cert.is_file():
-        checks.append(Check("CA certificate", False, f"{config.ca_cert} does not exist",
-                            "pass a PEM bundle, e.g. --ca-cert /etc/ssl/certs/ca-certificates.crt"))
+        return checks, None
+    if runner.which("helm") is None:
+        return checks, None  # its own check says so
+    try:
+        manifest = Stack(config, runner, cluster=cluster).desired_manifest()
+    except LabError as exc:
+        checks.append(Check("chart values", False, exc.message, exc.hint))
+        return checks, None
+    checks.append(Check("chart values", True, "the chart renders the values `lab up` would deploy"))
+    return checks, manifest
+
+
+def check_images(settings: ResolvedSettings, runner: Runner, cluster: ClusterProvider, docker_client: Any) -> list[Check]:
+    """What breaks on a machine without a registry: images that are neither here nor pullable."""
+    config = settings.config
+    ca_check = check_ca_cert(config)
+    checks = [ca_check]
+    manifest = None
+    if ca_check.ok:  # the app image's tag, hence the values, include the CA: a bad one is said once, here
+        release_checks, manifest = check_release(config, runner, cluster, settings)
+        checks.extend(release_checks)
+    if docker_client is None:
+        return checks
+    builder = images_mod.ImageBuilder(docker_client)
+    try:
+        probe: images_mod.PullProbe | None = images_mod.PullProbe(images_mod.docker_client(timeout=PROBE_SECONDS))
+    except LabError:
+        probe = None
+    try:
+        state = cluster.describe()
+    except LabError:  # no kind: its own check says so
+        state = None
+    if cluster.tools:  # the lab's kind cluster: its node image, and the host's cgroups for it
+        node_check, node_image = check_node_image(config, runner, state, builder, probe)
+        checks.append(node_check)
+        if node_image is not None:
+            checks.append(check_cgroup(docker_client, builder, node_image))
+    if ca_check.ok:
+        checks.append(check_app_images(config, builder, probe))
+    if manifest is not None:
+        checks.append(check_chart_images(config, manifest, cluster, state, builder, probe))
     return checks
 
 
@@ -199,7 +355,9 @@ TOOL_CHECKS: dict[str, tuple[list[str], tuple[int, ...] | None]] = {
 }
 
 
-def run_checks(config: LabConfig, runner: Runner) -> list[Check]:
+def run_checks(settings: ResolvedSettings, runner: Runner) -> list[Check]:
+    """Everything `lab up` with these settings needs, in the order it needs it."""
+    config = settings.config
     docker_check, client = check_docker(config)
     cluster = cluster_for(config, runner, client)
     checks = [docker_check]
@@ -212,7 +370,10 @@ def run_checks(config: LabConfig, runner: Runner) -> list[Check]:
     checks.append(check_disk(client))
     checks.extend(check_ports(cluster))
     checks.append(check_context(cluster))
-    checks.extend(check_images(config, client))
+    checks.extend(check_images(settings, runner, cluster, client))
+    if not (config.app_stub_path / "Dockerfile").is_file():
+        checks.append(Check("app stub", False, f"no Dockerfile in {config.app_stub_path}",
+                            "set app_stub_path in lab.toml (or RHDEMO_LAB_APP_STUB_PATH) to the stub's directory"))
     return checks
 
 

@@ -359,18 +359,23 @@ class Helm:
                                   labels=None, extra=extra, create_namespace=False)
         return self._attempt(argv, timeout + DEFAULTS.helm_grace)
 
-    def refusal(self, release: str, chart: Path, values_files: Sequence[Path]) -> str | None:
-        """What the chart says of these values without a cluster (`helm template`: its schema, its
-        validateValues, its templates), or None when it renders. Lets bad input fail before anything changes."""
+    def template(self, release: str, chart: Path, values_files: Sequence[Path]) -> tuple[str, str | None]:
+        """(the rendered manifest, None) or ("", what the chart says of these values), without a cluster
+        (`helm template`: its schema, its validateValues, its templates). Lets bad input fail before
+        anything changes, and tells doctor which images the release will run."""
         argv = ["helm", "template", release, str(chart), "--namespace", self.namespace]
         for path in values_files:
             argv += ["--values", str(path)]
         result = self.runner.run(argv, timeout=DEFAULTS.query, check=False)
         if result.returncode == 0:
-            return None
+            return result.stdout, None
         lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
         first_error = next((i for i, line in enumerate(lines) if line.startswith("Error")), 0)
-        return "\n".join(lines[first_error:first_error + 12])
+        return "", "\n".join(lines[first_error:first_error + 12])
+
+    def refusal(self, release: str, chart: Path, values_files: Sequence[Path]) -> str | None:
+        """What the chart says of these values (see `template`), or None when it renders."""
+        return self.template(release, chart, values_files)[1]
 
     def history(self, release: str) -> list[dict[str, Any]]:
         result = self.runner.run(["helm", "history", release, *self._base(), "-o", "json"],

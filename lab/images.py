@@ -17,6 +17,12 @@ from lab.errors import LabError
 
 APP_REPOSITORY = f"{LOCAL_IMAGE_PREFIX}/rhdemo-app"
 LOCAL_PYTHON_BASE = f"{LOCAL_IMAGE_PREFIX}/python:3.13-trixie"
+# The registry-free kind node image (.ci/versions.env: KUBERNETES_VERSION) and how to build what has no registry.
+REGISTRY_FREE_NODE_IMAGE = f"{LOCAL_IMAGE_PREFIX}/kind-node:v1.34.4"
+BUILD_NODE_IMAGE = "bash .ci/lib/build-kubernetes.sh && bash .ci/lib/build-go-tools.sh && bash .ci/lib/build-node-image.sh"
+BUILD_IMAGE_SET = "bash .ci/lib/build-images.sh"
+# The label the lab's node image carries; kind's own images say their version in their tag only.
+KUBERNETES_VERSION_LABEL = "rhdemo-lab.kubernetes-version"
 # Never part of the build context's identity (caches, VCS, editor droppings).
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv", "build", "dist",
                   ".tox", "node_modules"}
@@ -227,6 +233,101 @@ def local_images_required(config: LabConfig) -> list[str]:
             if ref.startswith(LOCAL_IMAGE_PREFIX + "/")]
 
 
+def images_in_manifest(manifest: str) -> list[str]:
+    """Every container image a rendered manifest runs (containers, initContainers, hooks' Jobs)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key in ("containers", "initContainers"):
+                for container in node.get(key) or []:
+                    if isinstance(container, Mapping) and isinstance(container.get("image"), str):
+                        found.append(container["image"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for document in yaml.safe_load_all(manifest):
+        walk(document)
+    return list(dict.fromkeys(found))
+
+
+def registry_host(reference: str) -> str:
+    first, _, rest = reference.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def kubernetes_version(text: str) -> tuple[int, int, int] | None:
+    """`v1.34.4` (a tag, a label, kind's `/kind/version`) -> (1, 34, 4)."""
+    match = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else None
+
+
+_KIND_DEFAULT_IMAGE = re.compile(rb"kindest/node:v\d+\.\d+\.\d+(?:@sha256:[0-9a-f]{64})?")
+
+
+def kind_default_node_image(kind_binary: Path) -> str | None:
+    """The node image `kind create cluster` uses without --image. kind prints it nowhere; it is one
+    constant in its binary (sigs.k8s.io/kind/pkg/apis/config/defaults.Image)."""
+    try:
+        found = {match.decode() for match in _KIND_DEFAULT_IMAGE.findall(kind_binary.read_bytes())}
+    except OSError:
+        return None
+    pinned = {image for image in found if "@sha256:" in image}
+    candidates = pinned or found
+    return candidates.pop() if len(candidates) == 1 else None
+
+
+@dataclass(frozen=True)
+class PullCheck:
+    reference: str
+    pullable: bool
+    reason: str = ""  # why not
+
+
+# The Docker engine's words for "could not reach the registry at all" (vs. "it answered: no such image").
+_UNREACHABLE = re.compile(r"dial tcp|no such host|connection refused|i/o timeout|network is unreachable|"
+                          r"TLS handshake timeout|Client\.Timeout|context deadline exceeded", re.IGNORECASE)
+
+
+class PullProbe:
+    """Could the Docker engine pull this image? Asked without pulling: the engine fetches the registry's
+    manifest (`GET /distribution/<ref>/json`) through its own proxy, mirrors and certificates. Build the
+    client with a short timeout: a registry that does not answer in time is not pullable, and the other
+    images of a registry that did not answer are not asked again."""
+
+    def __init__(self, docker_client: Any) -> None:
+        self.docker = docker_client
+        self._silent: dict[str, str] = {}  # registry host -> why it did not answer
+
+    def check(self, reference: str) -> PullCheck:
+        import docker.errors
+        import requests.exceptions
+
+        host = registry_host(reference)
+        if host in self._silent:
+            return PullCheck(reference, False, self._silent[host])
+        try:
+            self.docker.api.inspect_distribution(reference)
+            return PullCheck(reference, True)
+        except docker.errors.APIError as exc:
+            text = str(exc.explanation or exc)
+            if _UNREACHABLE.search(text):
+                self._silent[host] = f"registry {host} does not answer ({_short_text(text)})"
+                return PullCheck(reference, False, self._silent[host])
+            return PullCheck(reference, False, f"registry {host} answered: {_short_text(text)}")
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
+            self._silent[host] = f"registry {host} did not answer in time"
+            return PullCheck(reference, False, self._silent[host])
+
+
+def _short_text(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:160]
+
+
 class ImageBuilder:
     """Docker SDK access: what exists, build what is missing."""
 
@@ -240,6 +341,14 @@ class ImageBuilder:
             return str(self.docker.images.get(reference).id)
         except docker.errors.ImageNotFound:
             return None
+
+    def labels(self, reference: str) -> dict[str, str]:
+        import docker.errors
+
+        try:
+            return dict(self.docker.images.get(reference).labels or {})
+        except docker.errors.ImageNotFound:
+            return {}
 
     def build(self, image: AppImage, context: Path, timeout: int, log_dir: Path,
               on_line: Callable[[str], None] = lambda line: None) -> str:

@@ -9,9 +9,10 @@ from lab.cli.application import CLUSTER, IMAGES, RELEASE, Application, command_c
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check the machine: Docker, kind, helm, kubectl, memory, disk, ports, context — each problem with its fix."""
+    """Check that `lab up` with the same settings can succeed: Docker, kind, helm, kubectl, memory, disk, ports,
+    context, node image, cgroups, the chart's values and images, the CA bundle — each problem with its fix."""
     lab = Application.of(ctx)
-    checks = doctor_mod.run_checks(lab.config, lab.runner)
+    checks = doctor_mod.run_checks(lab.resolved, lab.runner)
     for check in checks:
         colour = {"ok": "green", "FAIL": "red", "warn": "yellow"}[check.status]
         lab.console.print(f"[{colour}]{check.status:>4}[/] {check.name:<16} {check.detail}", soft_wrap=True)

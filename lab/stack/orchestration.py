@@ -145,12 +145,18 @@ class Stack:
     def check_desired(self) -> None:
         """The desired release, rendered by helm without a cluster: a value of the wrong type or one the
         chart's validateValues refuses is an error here, before a cluster is created or an image built."""
+        self.desired_manifest()
+
+    def desired_manifest(self) -> str:
+        """The desired release rendered by `helm template` (no cluster), or the chart's refusal as a LabError."""
         desired = desired_release(self.config, deployed_app_image(self.config))
         with values_file(desired.generated) as generated:
-            refusal = self.helm.refusal(self.config.release, self.config.chart_path, [*desired.values_files, generated])
-        if refusal:
+            manifest, refusal = self.helm.template(self.config.release, self.config.chart_path,
+                                                   [*desired.values_files, generated])
+        if refusal is not None:
             raise LabError(f"the chart refuses these values:\n{refusal}",
                            "fix the value named above (`lab values` shows the effective values)")
+        return manifest
 
     def ensure_cluster(self, recreate: bool = False) -> StepStatus:
         """The first step of `up` alone (scenarios prepare the cluster like this)."""

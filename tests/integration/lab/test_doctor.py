@@ -1,4 +1,5 @@
-"""`lab doctor` as a user runs it (a real subprocess): each problem printed with its fix, non-zero exit."""
+"""`lab doctor` as a user runs it (a real subprocess, the real Docker engine): each problem printed with
+its fix, non-zero exit."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,12 +15,13 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def run_doctor(extra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    # An empty working directory: no lab.toml of the developer's changes the outcome.
+def run_doctor(extra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+               *args: str) -> subprocess.CompletedProcess[str]:
+    # An empty working directory and state dir: no lab.toml, no remembered settings of the developer's.
     cwd = tmp_path_factory.mktemp("doctor-cwd")
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **extra_env}
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "RHDEMO_LAB_STATE_DIR": str(cwd / "state"), **extra_env}
     env.pop("RHDEMO_LAB_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "lab", "doctor"], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "lab", "doctor", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=120)
 
 
@@ -65,3 +68,32 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path_factory: pytest.TempPathFacto
     assert result.returncode == 1
     assert result.stderr.startswith("error: app_host_port must be an integer, got 'eighty'")
     assert "Traceback" not in result.stderr
+
+
+def test_node_image_absent_and_no_registry_answering_fails_with_the_fix(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # An image nobody has, on a registry that cannot answer (the .invalid domain never resolves).
+    absent = f"registry.invalid/rhdemo-lab-absent/kind-node:v1.34.4-{uuid.uuid4().hex[:8]}"
+    result = run_doctor({}, tmp_path_factory, "--node-image", absent)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAIL node image       {absent} is not in Docker and cannot be pulled: registry registry.invalid does not answer" \
+        in result.stdout
+    assert ("fix: build the registry-free node image (`bash .ci/lib/build-kubernetes.sh && bash .ci/lib/build-go-tools.sh "
+            "&& bash .ci/lib/build-node-image.sh`) and use it: `lab up --node-image localhost/rhdemo-lab/kind-node:v1.34.4`"
+            ) in result.stdout
+    assert "node image" in result.stdout.split("not ready:")[1]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n",
+                                     "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"])
+def test_a_wrong_ca_bundle_fails_with_the_fix(content: str | None, tmp_path_factory: pytest.TempPathFactory) -> None:
+    bundle = tmp_path_factory.mktemp("ca") / "proxy-ca.pem"
+    if content is not None:
+        bundle.write_text(content)
+    result = run_doctor({}, tmp_path_factory, "--ca-cert", str(bundle))
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = next(line for line in result.stdout.splitlines() if "CA certificate" in line)
+    assert line.startswith("FAIL CA certificate") and str(bundle) in line
+    assert "fix: pass a PEM bundle: `--ca-cert /etc/ssl/certs/ca-certificates.crt` (or RHDEMO_LAB_CA_CERT)" in result.stdout
+    assert "CA certificate" in result.stdout.split("not ready:")[1]
+    assert "Traceback" not in result.stdout + result.stderr
