@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
@@ -296,6 +297,7 @@ class KindCluster:
                 raise LabError(f"cluster {self.config.cluster_name} did not become healthy after a restart",
                                "look at `docker logs rhdemo-lab-control-plane`, or recreate: `lab up --recreate`")
             plan = ClusterPlan("recreate", plan.reasons + ("not healthy after restart",))
+        self.check_node_image()  # before a recreate deletes anything
         if plan.action == "recreate":
             on_step(f"recreating the cluster ({'; '.join(plan.reasons)})")
             self._delete()
@@ -311,10 +313,31 @@ class KindCluster:
             time.sleep(3)
         return False
 
+    def node_image(self) -> str | None:
+        """The node image `kind create cluster` boots: --node-image, else kind's default (None: unknown)."""
+        if self.config.node_image:
+            return self.config.node_image
+        kind = self.runner.which("kind")
+        return images_mod.kind_default_node_image(Path(kind)) if kind else None
+
+    def check_node_image(self) -> None:
+        """Before kind tries: a node image that is neither in Docker nor pullable, or a Kubernetes that
+        refuses this host's cgroups, is one clear error with its fix (kind's would be pages of output)."""
+        reference = self.node_image()
+        if reference is None:
+            return
+        builder = images_mod.ImageBuilder(self.docker)
+        if builder.image_id(reference) is None:
+            pull = images_mod.PullProbe(images_mod.docker_client(timeout=images_mod.PROBE_SECONDS)).check(reference)
+            if not pull.pullable:
+                raise LabError(f"node image {reference} is not in Docker and cannot be pulled: {pull.reason}",
+                               images_mod.node_image_fix(reference))
+        version = builder.node_kubernetes_version(reference)
+        refusal = images_mod.cgroup_refusal(str(self.docker.info().get("CgroupVersion") or ""), version) if version else None
+        if refusal is not None:
+            raise refusal
+
     def create(self) -> None:
-        if self.config.node_image and not self.desired_node_image_id():
-            raise LabError(f"node image {self.config.node_image} is not in Docker and cannot be pulled here",
-                           "build it first (`lab build node-image`) or drop --node-image")
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="kind-config-") as handle:
             yaml.safe_dump(kind_config(self.config), handle)
             handle.flush()

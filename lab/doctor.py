@@ -15,7 +15,7 @@ from typing import Any
 
 from lab import images as images_mod
 from lab.cluster import ClusterProvider, ClusterState, KindCluster, cluster_for, containerd_name
-from lab.config import LOCAL_IMAGE_PREFIX, LabConfig
+from lab.config import LabConfig
 from lab.errors import LabError
 from lab.helm import HELM_VERSION_ARGV
 from lab.kube import KUBECTL_CLIENT_VERSION_ARGV
@@ -162,18 +162,12 @@ def check_context(cluster: ClusterProvider) -> Check:
     return Check("kube context", found.ok, found.detail, found.fix)
 
 
-PROBE_SECONDS = 8  # how long a registry gets to answer doctor's pull probe
-MAX_KUBERNETES_ON_CGROUP_V1 = (1, 34)  # the kubelet of 1.35+ refuses to start on a cgroup v1 host
+PROBE_SECONDS = images_mod.PROBE_SECONDS
 
 
 def _registry_free_set_fix() -> str:
     return (f"no registry answers here: use the registry-free image set, `lab up --image-set local` "
             f"(build it first: `{images_mod.BUILD_IMAGE_SET}`)")
-
-
-def _node_image_fix() -> str:
-    return (f"build the registry-free node image (`{images_mod.BUILD_NODE_IMAGE}`) and use it: "
-            f"`lab up --node-image {images_mod.REGISTRY_FREE_NODE_IMAGE}`")
 
 
 def check_node_image(config: LabConfig, runner: Runner, state: ClusterState | None, builder: images_mod.ImageBuilder,
@@ -195,25 +189,20 @@ def check_node_image(config: LabConfig, runner: Runner, state: ClusterState | No
     pull = probe.check(reference) if probe else images_mod.PullCheck(reference, False, "no Docker engine")
     if pull.pullable:
         return Check("node image", True, f"{shown} (not in Docker; pullable)"), reference
-    fix = _node_image_fix()
-    if reference.startswith(LOCAL_IMAGE_PREFIX + "/"):
-        fix = f"build it: `{images_mod.BUILD_NODE_IMAGE}`"
-    return Check("node image", False, f"{shown} is not in Docker and cannot be pulled: {pull.reason}", fix), reference
+    return (Check("node image", False, f"{shown} is not in Docker and cannot be pulled: {pull.reason}",
+                  images_mod.node_image_fix(reference)), reference)
 
 
 def check_cgroup(docker_client: Any, builder: images_mod.ImageBuilder, node_image: str) -> Check:
     """The host's cgroup version against the node's Kubernetes version (1.35+ refuses cgroup v1)."""
     cgroup = str(docker_client.info().get("CgroupVersion") or "")
-    label = builder.labels(node_image).get(images_mod.KUBERNETES_VERSION_LABEL, "")
-    version = images_mod.kubernetes_version(label) or images_mod.kubernetes_version(node_image.split("@")[0])
+    version = builder.node_kubernetes_version(node_image)
     if version is None:
         return Check("cgroup", True, f"cgroup v{cgroup or '?'}; node image's Kubernetes version unknown", blocking=False)
-    shown = f"cgroup v{cgroup}, Kubernetes {_fmt(version)} in the node"
-    if cgroup == "1" and version[:2] > MAX_KUBERNETES_ON_CGROUP_V1:
-        return Check("cgroup", False, f"{shown}: the kubelet of Kubernetes 1.35+ refuses cgroup v1",
-                     f"{_node_image_fix()} (Kubernetes 1.34), or boot the host on cgroup v2 "
-                     "(`systemd.unified_cgroup_hierarchy=1` on the kernel command line)")
-    return Check("cgroup", True, shown)
+    refusal = images_mod.cgroup_refusal(cgroup, version)
+    if refusal is not None:
+        return Check("cgroup", False, refusal.message, refusal.hint)
+    return Check("cgroup", True, f"cgroup v{cgroup}, Kubernetes {_fmt(version)} in the node")
 
 
 def check_ca_cert(config: LabConfig) -> Check:

@@ -280,6 +280,32 @@ def kind_default_node_image(kind_binary: Path) -> str | None:
     return candidates.pop() if len(candidates) == 1 else None
 
 
+PROBE_SECONDS = 8  # how long a registry gets to answer a pull probe
+MAX_KUBERNETES_ON_CGROUP_V1 = (1, 34)  # the kubelet of 1.35+ refuses to start on a cgroup v1 host
+
+
+def registry_free_node_fix() -> str:
+    return (f"build the registry-free node image (`{BUILD_NODE_IMAGE}`) and use it: "
+            f"`lab up --node-image {REGISTRY_FREE_NODE_IMAGE}`")
+
+
+def node_image_fix(reference: str) -> str:
+    """How to get a node image that is neither in Docker nor pullable."""
+    if reference.startswith(LOCAL_IMAGE_PREFIX + "/"):
+        return f"build it: `{BUILD_NODE_IMAGE}`"
+    return registry_free_node_fix()
+
+
+def cgroup_refusal(cgroup_version: str, kubernetes: tuple[int, int, int]) -> LabError | None:
+    """Kubernetes 1.35+ in the node on a cgroup v1 host: the kubelet will not start (kind's raw error otherwise)."""
+    if cgroup_version != "1" or kubernetes[:2] <= MAX_KUBERNETES_ON_CGROUP_V1:
+        return None
+    return LabError(f"cgroup v1 host, Kubernetes {'.'.join(map(str, kubernetes))} in the node: the kubelet of "
+                    "Kubernetes 1.35+ refuses cgroup v1",
+                    f"{registry_free_node_fix()} (Kubernetes 1.34), or boot the host on cgroup v2 "
+                    "(`systemd.unified_cgroup_hierarchy=1` on the kernel command line)")
+
+
 @dataclass(frozen=True)
 class PullCheck:
     reference: str
@@ -349,6 +375,11 @@ class ImageBuilder:
             return dict(self.docker.images.get(reference).labels or {})
         except docker.errors.ImageNotFound:
             return {}
+
+    def node_kubernetes_version(self, node_image: str) -> tuple[int, int, int] | None:
+        """The lab's node image says it in a label; kind's in its tag (`kindest/node:v1.35.0@sha256:...`)."""
+        label = self.labels(node_image).get(KUBERNETES_VERSION_LABEL, "")
+        return kubernetes_version(label) or kubernetes_version(node_image.split("@")[0])
 
     def build(self, image: AppImage, context: Path, timeout: int, log_dir: Path,
               on_line: Callable[[str], None] = lambda line: None) -> str:
