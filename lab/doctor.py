@@ -8,7 +8,10 @@ import re
 import shutil
 import socket
 import ssl
-from collections.abc import Callable
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,6 +228,57 @@ def check_ca_cert(config: LabConfig) -> Check:
     return Check("CA certificate", True, f"{path}: {added} certificate(s) beyond the public set go into the builds")
 
 
+# What the stub's build reaches: its Dockerfile runs pip against PyPI, trusting the base image's CAs
+# (about the public set) plus the --ca-cert bundle.
+PACKAGE_INDEX = "https://pypi.org/simple/pip/"
+HOST_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
+
+
+def host_ca_bundle(env: Mapping[str, str]) -> str | None:
+    """The CA bundle this machine's own tools are told to trust, if any."""
+    return next((env[name] for name in HOST_CA_VARIABLES if env.get(name) and Path(env[name]).is_file()), None)
+
+
+def check_package_index(config: LabConfig, url: str = PACKAGE_INDEX, env: Mapping[str, str] = os.environ) -> Check:
+    """The package index the build's pip uses answers, with a certificate the build will trust: behind a
+    TLS-inspecting proxy it will not without the proxy's CA (--ca-cert)."""
+    import certifi
+
+    host = urllib.parse.urlsplit(url).hostname
+    context = ssl.create_default_context(cafile=certifi.where())
+    if config.ca_cert is not None:
+        context.load_verify_locations(cafile=str(config.ca_cert))
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_SECONDS, context=context):
+            pass
+    except urllib.error.HTTPError:
+        pass  # it answered over TLS we trust: the status does not matter here
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ssl.SSLCertVerificationError):
+            bundle = host_ca_bundle(env)
+            fix = (f"pass the CA bundle this machine's tools use: `--ca-cert {bundle}`" if bundle
+                   else "pass your proxy's CA certificate: `--ca-cert /path/to/proxy-ca.pem`")
+            trusted = "the public CAs" + (f" and {config.ca_cert}" if config.ca_cert else "")
+            return Check("package index", False, f"{host}'s certificate is not signed by {trusted} "
+                                                 f"({exc.reason.verify_message}): a TLS-inspecting proxy?", fix)
+        return Check("package index", False, f"{host} does not answer ({exc.reason})",
+                     f"the stub's build installs its dependencies from {host}: give this machine and its Docker "
+                     "engine access to it (HTTPS_PROXY for both, behind a proxy)")
+    except (TimeoutError, OSError) as exc:
+        return Check("package index", False, f"{host} does not answer ({exc})",
+                     f"the stub's build installs its dependencies from {host}: give this machine and its Docker "
+                     "engine access to it (HTTPS_PROXY for both, behind a proxy)")
+    return Check("package index", True, f"{host} answers with a certificate the build trusts")
+
+
+def builds_due(config: LabConfig, builder: images_mod.ImageBuilder) -> list[images_mod.AppImage]:
+    """The stub images `up` will build (their content tag is not in Docker)."""
+    try:
+        return [image for image in images_mod.app_images(config) if not builder.image_id(image.tag)]
+    except LabError:
+        return []  # no Dockerfile: the "app images" check says so
+
+
 def check_app_images(config: LabConfig, builder: images_mod.ImageBuilder, probe: images_mod.PullProbe | None) -> Check:
     """The stub's images: built already (their tag is their content), or their base image is at hand."""
     try:
@@ -334,6 +388,8 @@ def check_images(settings: ResolvedSettings, runner: Runner, cluster: ClusterPro
             checks.append(check_cgroup(docker_client, builder, node_image))
     if ca_check.ok:
         checks.append(check_app_images(config, builder, probe))
+        if builds_due(config, builder):
+            checks.append(check_package_index(config))
     if manifest is not None:
         checks.append(check_chart_images(config, manifest, cluster, state, builder, probe))
     return checks

@@ -3,14 +3,21 @@ its fix, non-zero exit."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from lab.config import LabConfig
+from lab.doctor import check_package_index
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +104,32 @@ def test_a_wrong_ca_bundle_fails_with_the_fix(content: str | None, tmp_path_fact
     assert "fix: pass a PEM bundle: `--ca-cert /etc/ssl/certs/ca-certificates.crt` (or RHDEMO_LAB_CA_CERT)" in result.stdout
     assert "CA certificate" in result.stdout.split("not ready:")[1]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def inspecting_proxy_like_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server whose certificate no public CA signed (like a TLS-inspecting proxy's): its URL and CA."""
+    cert, key = tmp_path / "ca.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    server = http.server.HTTPServer(("localhost", 0), http.server.SimpleHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://localhost:{server.server_address[1]}/simple/pip/", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_package_index_behind_an_unknown_ca_needs_that_ca(inspecting_proxy_like_server: tuple[str, Path]) -> None:
+    url, ca = inspecting_proxy_like_server
+    untrusted = check_package_index(LabConfig(), url=url, env={"SSL_CERT_FILE": str(ca)})
+    assert not untrusted.ok
+    assert untrusted.detail.startswith("localhost's certificate is not signed by the public CAs (")
+    assert untrusted.fix == f"pass the CA bundle this machine's tools use: `--ca-cert {ca}`"
+    assert check_package_index(LabConfig(ca_cert=ca), url=url, env={}).ok
