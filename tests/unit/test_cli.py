@@ -63,3 +63,31 @@ def test_up_without_a_remembered_secret_is_refused_before_anything_runs(tmp_path
     assert result.exit_code == 1, result.output
     assert "error: the last `lab up` was given a secret with --set (postgresql-rhdemo.database.password)" in result.output
     assert "lab up --set postgresql-rhdemo.database.password=..." in result.output
+
+
+def test_status_shows_what_is_deployed_and_where_each_setting_came_from(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from lab.cli.inspect import render_settings, render_status
+    from lab.helm import DeployedRelease
+    from lab.remembered import load_settings, record
+    from lab.stack.orchestration import DeployedSettings, StatusReport
+
+    env = {"RHDEMO_LAB_STATE_DIR": str(tmp_path / "state")}
+    record(load_settings({"image_set": "local"}, env=env, cwd=tmp_path))
+    settings = load_settings({"node_image": "kindest/node:v1.34.0"}, env=env, cwd=tmp_path)
+    report = StatusReport(context="kind-rhdemo-lab", image_set="local", reachable=True,
+                          release=DeployedRelease(2, "deployed", {}),
+                          deployed=DeployedSettings("local", "localhost/rhdemo-lab/rhdemo-app:1.0-abc"))
+    out = io.StringIO()
+    shown = Console(file=out, width=200, color_system=None, force_terminal=False, highlight=False)
+    render_status(shown, settings.config, report)
+    render_settings(shown, settings.shown(), settings.path)
+    text = out.getvalue()
+    assert "release rhdemo: revision 2, deployed — image set local, app localhost/rhdemo-lab/rhdemo-app:1.0-abc" in text
+    assert f"settings (remembered from the last `lab up` in {settings.path})" in text
+    lines = {line.split()[0] + " " + line.split()[1]: line.split() for line in text.splitlines() if line.startswith("  ")}
+    assert lines["image set"][-1] == "remembered" and lines["node image"][-1] == "flag"
+    assert lines["values files"][-1] == "default"
