@@ -165,9 +165,6 @@ def check_context(cluster: ClusterProvider) -> Check:
     return Check("kube context", found.ok, found.detail, found.fix)
 
 
-PROBE_SECONDS = images_mod.PROBE_SECONDS
-
-
 def _registry_free_set_fix() -> str:
     return (f"no registry answers here: use the registry-free image set, `lab up --image-set local` "
             f"(build it first: `{images_mod.BUILD_IMAGE_SET}`)")
@@ -249,7 +246,7 @@ def check_package_index(config: LabConfig, url: str = PACKAGE_INDEX, env: Mappin
     if config.ca_cert is not None:
         context.load_verify_locations(cafile=str(config.ca_cert))
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_SECONDS, context=context):
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=images_mod.PROBE_SECONDS, context=context):
             pass
     except urllib.error.HTTPError:
         pass  # it answered over TLS we trust: the status does not matter here
@@ -374,7 +371,7 @@ def check_images(settings: ResolvedSettings, runner: Runner, cluster: ClusterPro
         return checks
     builder = images_mod.ImageBuilder(docker_client)
     try:
-        probe: images_mod.PullProbe | None = images_mod.PullProbe(images_mod.docker_client(timeout=PROBE_SECONDS))
+        probe: images_mod.PullProbe | None = images_mod.PullProbe(images_mod.docker_client(timeout=images_mod.PROBE_SECONDS))
     except LabError:
         probe = None
     try:
