@@ -19,7 +19,8 @@ def up(ctx: typer.Context,
     settings = lab.resolved
     settings.check_for_up()
     config = settings.config
-    lab.console.print(f"lab up: image set [bold]{config.image_set}[/], app {config.app_release}")
+    origin = settings.resolved.origins["image_set"]
+    lab.console.print(f"lab up: image set [bold]{config.image_set}[/] ({origin}), app {config.app_release}")
     progress = RichProgress(lab.console, lab.settings.verbose)
     recorded: list[remembered.Recorded] = []
     try:
