@@ -312,8 +312,8 @@ def check_chart_images(config: LabConfig, manifest: str, cluster: ClusterProvide
     counted = 0
     # `up` wants every image of the local set in Docker, rendered or not (a Flyway job may come later)
     for reference in dict.fromkeys([*images_mod.images_in_manifest(manifest), *sorted(loaded_by_lab)]):
-        if "/rhdemo-lab/rhdemo-app:" in reference:
-            continue  # the lab builds it (see "app images")
+        if cluster.tools and reference.startswith(images_mod.APP_REPOSITORY + ":"):
+            continue  # the lab builds it (see "app images") and loads it into its node
         counted += 1
         if reference in loaded_by_lab:
             if not builder.image_id(reference):

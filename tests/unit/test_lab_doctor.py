@@ -164,6 +164,19 @@ spec: {template: {spec: {containers: [{name: app, image: localhost/rhdemo-lab/rh
 
     on_existing = doctor.check_chart_images(LabConfig(), manifest, Existing(), None, builder, probe)  # type: ignore[arg-type]
     assert not on_existing.ok and not on_existing.blocking  # its nodes pull, not this engine: a warning
+    assert "localhost/rhdemo-lab/rhdemo-app:1.0-abc cannot be pulled" in on_existing.detail  # nothing loads it there
+
+
+def test_an_app_image_renamed_by_a_mirror_is_not_the_one_the_lab_loads() -> None:
+    manifest = "spec: {containers: [{name: app, image: mirror.example.com/hub/rhdemo-lab/rhdemo-app:1.0-abc}]}"
+
+    class Kind:
+        tools = ("kind",)
+
+    engine = FakeDocker()
+    check = doctor.check_chart_images(LabConfig(image_set=ImageSet("mirror", "mirror.example.com/hub")), manifest,
+                                      Kind(), None, images_mod.ImageBuilder(engine), images_mod.PullProbe(engine))  # type: ignore[arg-type]
+    assert not check.ok and check.detail.startswith("mirror.example.com/hub/rhdemo-lab/rhdemo-app:1.0-abc cannot be pulled")
 
 
 def test_the_local_set_must_be_in_docker_rendered_or_not(tmp_path: Path) -> None:
