@@ -111,6 +111,8 @@ def no_cluster_before_and_after(env: dict[str, str]) -> Iterator[None]:
 
 def test_up_from_nothing_reaches_a_healthy_stack(env: dict[str, str], config: LabConfig) -> None:
     assert kind_containers() == []
+    doctor = lab(env, "doctor", timeout=300)
+    assert doctor.returncode == 0, doctor.stdout  # doctor says yes: up must then succeed
     result = lab(env, "up")
     assert result.returncode == 0
     assert "rhdemo stack ready" in result.stdout
@@ -121,6 +123,8 @@ def test_up_from_nothing_reaches_a_healthy_stack(env: dict[str, str], config: La
     assert wait_api(config).json()["page"]["totalElements"] == 0
     status = lab(env, "status")
     assert status.returncode == 0 and "revision 1, deployed" in status.stdout
+    # what the release really runs, read from its values
+    assert f"image set {config.image_set}, app localhost/rhdemo-lab/rhdemo-app:1.0-" in status.stdout
 
 
 def test_second_up_changes_nothing(config: LabConfig) -> None:
