@@ -11,7 +11,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,38 +205,33 @@ def check_cgroup(docker_client: Any, builder: images_mod.ImageBuilder, node_imag
     return Check("cgroup", True, f"cgroup v{cgroup}, Kubernetes {_fmt(version)} in the node")
 
 
-def check_ca_cert(config: LabConfig) -> Check:
-    """The CA bundle the image builds will use: it exists and holds PEM certificates OpenSSL can read."""
+def check_ca_cert(config: LabConfig, origin: str = "flag") -> Check:
+    """The CA bundle the image builds will use (--ca-cert, else the one the host names): it exists and
+    holds PEM certificates OpenSSL can read."""
     path = config.ca_cert
     fix = "pass a PEM bundle: `--ca-cert /etc/ssl/certs/ca-certificates.crt` (or RHDEMO_LAB_CA_CERT)"
     if path is None:
-        return Check("CA certificate", True, "none given (the builds trust their base image's CAs; behind a "
-                                             "TLS-inspecting proxy pass --ca-cert)")
+        return Check("CA certificate", True, "none (no --ca-cert, and the host names none in PIP_CERT, pip's cert, "
+                                             "REQUESTS_CA_BUNDLE, SSL_CERT_FILE): the builds trust their base image's CAs")
     if not path.is_file():
-        return Check("CA certificate", False, f"{path} does not exist", fix)
+        return Check("CA certificate", False, f"{path} (from {origin}) does not exist", fix)
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
         extra = images_mod.extra_ca_pem(path)
     except ssl.SSLError as exc:
-        return Check("CA certificate", False, f"{path} is not a PEM certificate bundle ({exc.reason or exc})", fix)
+        return Check("CA certificate", False, f"{path} (from {origin}) is not a PEM certificate bundle "
+                                              f"({exc.reason or exc})", fix)
     except LabError as exc:
         return Check("CA certificate", False, exc.message, exc.hint or fix)
     added = extra.count("BEGIN CERTIFICATE")
-    return Check("CA certificate", True, f"{path}: {added} certificate(s) beyond the public set go into the builds")
+    return Check("CA certificate", True, f"{path} (from {origin}): {added} certificate(s) beyond the public set "
+                                         "go into the builds")
 
 
 # What the stub's build reaches: its Dockerfile runs pip against PyPI, trusting the base image's CAs
 # (about the public set) plus the --ca-cert bundle.
 PACKAGE_INDEX = "https://pypi.org/simple/pip/"
-HOST_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
-
-
-def host_ca_bundle(env: Mapping[str, str]) -> str | None:
-    """The CA bundle this machine's own tools are told to trust, if any."""
-    return next((env[name] for name in HOST_CA_VARIABLES if env.get(name) and Path(env[name]).is_file()), None)
-
-
-def check_package_index(config: LabConfig, url: str = PACKAGE_INDEX, env: Mapping[str, str] = os.environ) -> Check:
+def check_package_index(config: LabConfig, url: str = PACKAGE_INDEX) -> Check:
     """The package index the build's pip uses answers, with a certificate the build will trust: behind a
     TLS-inspecting proxy it will not without the proxy's CA (--ca-cert)."""
     import certifi
@@ -252,12 +247,11 @@ def check_package_index(config: LabConfig, url: str = PACKAGE_INDEX, env: Mappin
         pass  # it answered over TLS we trust: the status does not matter here
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, ssl.SSLCertVerificationError):
-            bundle = host_ca_bundle(env)
-            fix = (f"pass the CA bundle this machine's tools use: `--ca-cert {bundle}`" if bundle
-                   else "pass your proxy's CA certificate: `--ca-cert /path/to/proxy-ca.pem`")
-            trusted = "the public CAs" + (f" and {config.ca_cert}" if config.ca_cert else "")
-            return Check("package index", False, f"{host}'s certificate is not signed by {trusted} "
-                                                 f"({exc.reason.verify_message}): a TLS-inspecting proxy?", fix)
+            trusted = "the public CAs" + (f" nor by {config.ca_cert}" if config.ca_cert else "")
+            return Check("package index", False, f"{host}'s certificate is signed neither by {trusted} "
+                                                 f"({exc.reason.verify_message}): a TLS-inspecting proxy?",
+                         "pass its CA certificate: `--ca-cert /path/to/proxy-ca.pem` (or name it in PIP_CERT, "
+                         "pip's `cert` setting, REQUESTS_CA_BUNDLE or SSL_CERT_FILE)")
         return Check("package index", False, f"{host} does not answer ({exc.reason})",
                      f"the stub's build installs its dependencies from {host}: give this machine and its Docker "
                      "engine access to it (HTTPS_PROXY for both, behind a proxy)")
@@ -361,7 +355,7 @@ def check_release(config: LabConfig, runner: Runner, cluster: ClusterProvider, s
 def check_images(settings: ResolvedSettings, runner: Runner, cluster: ClusterProvider, docker_client: Any) -> list[Check]:
     """What breaks on a machine without a registry: images that are neither here nor pullable."""
     config = settings.config
-    ca_check = check_ca_cert(config)
+    ca_check = check_ca_cert(config, settings.resolved.origins["ca_cert"])
     checks = [ca_check]
     manifest = None
     if ca_check.ok:  # the app image's tag, hence the values, include the CA: a bad one is said once, here

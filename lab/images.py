@@ -19,8 +19,8 @@ APP_REPOSITORY = f"{LOCAL_IMAGE_PREFIX}/rhdemo-app"
 LOCAL_PYTHON_BASE = f"{LOCAL_IMAGE_PREFIX}/python:3.13-trixie"
 # The registry-free kind node image (.ci/versions.env: KUBERNETES_VERSION) and how to build what has no registry.
 REGISTRY_FREE_NODE_IMAGE = f"{LOCAL_IMAGE_PREFIX}/kind-node:v1.34.4"
-BUILD_NODE_IMAGE = "bash .ci/lib/build-kubernetes.sh && bash .ci/lib/build-go-tools.sh && bash .ci/lib/build-node-image.sh"
-BUILD_IMAGE_SET = "bash .ci/lib/build-images.sh"
+BUILD_NODE_IMAGE = "lab build node-image"
+BUILD_IMAGE_SET = "lab build images"
 # The label the lab's node image carries; kind's own images say their version in their tag only.
 KUBERNETES_VERSION_LABEL = "rhdemo-lab.kubernetes-version"
 # Never part of the build context's identity (caches, VCS, editor droppings).

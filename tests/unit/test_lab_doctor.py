@@ -124,7 +124,7 @@ def test_kubernetes_135_and_later_refuse_a_cgroup_v1_host(cgroup: str, node_imag
 def test_the_ca_bundle_must_exist_and_hold_pem_certificates(tmp_path: Path) -> None:
     assert doctor.check_ca_cert(LabConfig()).ok  # none given: nothing to check
     absent = doctor.check_ca_cert(LabConfig(ca_cert=tmp_path / "nope.pem"))
-    assert not absent.ok and absent.detail.endswith("nope.pem does not exist")
+    assert not absent.ok and absent.detail.endswith("nope.pem (from flag) does not exist")
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
     broken = doctor.check_ca_cert(LabConfig(ca_cert=garbage))
@@ -157,7 +157,7 @@ spec: {template: {spec: {containers: [{name: app, image: localhost/rhdemo-lab/rh
     assert check.detail.startswith("docker.io/postgres:16-alpine cannot be pulled: registry docker.io does not answer")
     assert "keycloak" not in check.detail and "rhdemo-app" not in check.detail
     assert check.fix == ("no registry answers here: use the registry-free image set, `lab up --image-set local` "
-                         "(build it first: `bash .ci/lib/build-images.sh`)")
+                         "(build it first: `lab build images`)")
 
     class Existing:
         tools: tuple[str, ...] = ()
@@ -191,7 +191,7 @@ def test_the_local_set_must_be_in_docker_rendered_or_not(tmp_path: Path) -> None
     check = doctor.check_chart_images(config, "", Kind(), None, images_mod.ImageBuilder(engine),  # type: ignore[arg-type]
                                       images_mod.PullProbe(engine))
     assert not check.ok and check.detail == "localhost/rhdemo-lab/flyway:10.22.0 not in Docker (the lab loads it into the node from there)"
-    assert check.fix == "build the local image set: `bash .ci/lib/build-images.sh`"
+    assert check.fix == "build the local image set: `lab build images`"
     assert engine.asked == []  # nothing of the local set is pullable: not asked
 
 

@@ -84,9 +84,8 @@ def test_node_image_absent_and_no_registry_answering_fails_with_the_fix(tmp_path
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"FAIL node image       {absent} is not in Docker and cannot be pulled: registry registry.invalid does not answer" \
         in result.stdout
-    assert ("fix: build the registry-free node image (`bash .ci/lib/build-kubernetes.sh && bash .ci/lib/build-go-tools.sh "
-            "&& bash .ci/lib/build-node-image.sh`) and use it: `lab up --node-image localhost/rhdemo-lab/kind-node:v1.34.4`"
-            ) in result.stdout
+    assert ("fix: build the registry-free node image (`lab build node-image`) and use it: "
+            "`lab up --node-image localhost/rhdemo-lab/kind-node:v1.34.4`") in result.stdout
     assert "node image" in result.stdout.split("not ready:")[1]
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -128,8 +127,8 @@ def inspecting_proxy_like_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_a_package_index_behind_an_unknown_ca_needs_that_ca(inspecting_proxy_like_server: tuple[str, Path]) -> None:
     url, ca = inspecting_proxy_like_server
-    untrusted = check_package_index(LabConfig(), url=url, env={"SSL_CERT_FILE": str(ca)})
+    untrusted = check_package_index(LabConfig(), url=url)
     assert not untrusted.ok
-    assert untrusted.detail.startswith("localhost's certificate is not signed by the public CAs (")
-    assert untrusted.fix == f"pass the CA bundle this machine's tools use: `--ca-cert {ca}`"
-    assert check_package_index(LabConfig(ca_cert=ca), url=url, env={}).ok
+    assert untrusted.detail.startswith("localhost's certificate is signed neither by the public CAs (")
+    assert untrusted.fix is not None and untrusted.fix.startswith("pass its CA certificate: `--ca-cert /path/to/proxy-ca.pem`")
+    assert check_package_index(LabConfig(ca_cert=ca), url=url).ok
