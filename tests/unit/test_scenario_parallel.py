@@ -4,6 +4,7 @@ gives them (in order, one block per scenario, never interleaved); fail-fast and 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -87,6 +88,8 @@ def test_fail_fast_stops_the_others_after_their_step_and_skips_the_rest() -> Non
 
     def slow(ctx: FakeContext) -> ActionResult:
         started.set()
+        # busy long after `fails` deviates: its worker is the one free for `later`, which must then be skipped
+        time.sleep(1.0)
         ctx.healthy["rhdemo-app"] = True
         return ActionResult.success()
 
