@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lab.app import HttpAnswer, PollCount
+from lab.app import HttpAnswer
 from lab.helm import HelmRun
 from lab.kube import Crash, JobState, PodState
 from lab.scenario import ActionResult, DataSnapshot, Evidence, Health
@@ -155,17 +155,10 @@ class FakeDatabases:
 class FakeApp:
     status: int = 201
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
-    poll: PollCount = field(default_factory=lambda: PollCount(40, []))
 
     def request(self, method: str, path: str, body: Any = None, *, port: int = 8080) -> HttpAnswer:
         self.requests.append((method, path, body))
         return HttpAnswer(self.status, '{"content": []}')
-
-    def poller(self) -> AbstractContextManager[PollCount]:
-        @contextmanager
-        def polling() -> Iterator[PollCount]:
-            yield self.poll
-        return polling()
 
 
 @dataclass
@@ -319,16 +312,15 @@ def test_reset_schema_judges_an_empty_public_schema() -> None:
     assert judged.checks[-1].ok is False and judged.checks[-1].observed == "schema_migrations"
 
 
-def test_upgrade_while_polling_compares_pods_replicasets_history_and_answers() -> None:
+def test_redeploy_unchanged_compares_pods_replicasets_and_history() -> None:
     history = ["1|1|initial schema|SQL|V1__initial_schema.sql|rhdemo|t"]
     ops = FakeOps(workloads=FakeWorkloads(pod_list={"rhdemo-app": [pod("rhdemo-app-1", uid="u1")]}),
                   db=FakeDatabases({schema.TABLES_SQL: ["employes", "flyway_schema_history"],
-                                    schema.HISTORY_PER_VERSION_SQL: ["1|1"], schema.HISTORY_SQL: history}),
-                  app=FakeApp(poll=PollCount(40, ["api/employes?size=5: HTTP 503"])))
-    result = schema.upgrade_while_polling({})(ops)
+                                    schema.HISTORY_PER_VERSION_SQL: ["1|1"], schema.HISTORY_SQL: history}))
+    result = schema.redeploy_unchanged({})(ops)
     verdicts = {e.fields["check"]: e.fields["ok"] for e in result.evidence if e.kind == VERDICT}
-    assert verdicts == {"same pods": "true", "same replicasets": "true", "no new migration": "true",
-                        "answers throughout": "false"}
+    # whether the app answered throughout is the engine's probe (Available()), not the operation's
+    assert verdicts == {"same pods": "true", "same replicasets": "true", "no new migration": "true"}
     assert "wait_pods_ready rhdemo-app 120" in ops.workloads.calls
 
 
