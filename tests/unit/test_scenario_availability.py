@@ -338,3 +338,20 @@ def test_one_kubectl_port_forwards_several_ports_and_its_output_is_drained(tmp_p
     assert argv[argv.index("port-forward") + 1] == "service/rhdemo-app"
     assert [a.split(":")[1] for a in argv if a.count(":") == 1 and a.split(":")[0].isdigit()] == ["8080", "9000"]
     assert "--pod-running-timeout=5s" in argv
+
+
+def _parts(expectation: object) -> list[object]:
+    return list(getattr(expectation, "parts", (expectation,)))
+
+
+def test_the_scenarios_judge_availability_where_the_seed_speaks_of_it() -> None:
+    from scenarios import redeploy_idempotent, rotate_password
+
+    redeploy = redeploy_idempotent.SCENARIO.steps[2]
+    assert redeploy.probed and any(isinstance(p, Available) for p in _parts(redeploy.expect))
+    steps = {step.title: step for step in rotate_password.SCENARIO.steps}
+    alone = next(s for t, s in steps.items() if "kubectl apply alone" in t)
+    reconnect = next(s for t, s in steps.items() if "next reconnect" in t)
+    assert alone.probed and any(isinstance(p, Available) for p in _parts(alone.expect))
+    assert reconnect.probed and any(isinstance(p, Outage) for p in _parts(reconnect.expect))
+    assert any(isinstance(p, Fails) and p.log == AUTH_FAILED for p in _parts(reconnect.expect))

@@ -340,3 +340,34 @@ def test_the_two_evidence_checks_have_distinct_names_and_meanings() -> None:
     assert evidence_contains("Curie", "telephone present").judge(ctx, outcome).checks[-1].ok
     assert not excerpt_shows("Curie", kinds=(SQL,)).judge(ctx, outcome).checks[-1].ok
     assert excerpt_shows("telephone", kinds=(SQL,)).judge(ctx, outcome).checks[-1].observed == "psql: telephone present"
+
+
+def test_wait_for_login_waits_until_the_rotation_reaches_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Rotating(FakeDatabases):
+        def can_login(self, database: str, user: str, password: str) -> tuple[bool, str]:
+            self.queries.append("login")
+            if len(self.queries) >= 3:  # the sidecar applied the Secret on the third look
+                self.logins[password] = True
+            return super().can_login(database, user, password)
+
+    monkeypatch.setattr(db, "LOGIN_POLL_INTERVAL", 0.0)
+    ops = FakeOps(db=Rotating())
+    result = db.wait_for_login("rhdemo", "rhdemo", Password("D"))(ops)
+    assert result.ok and ops.db.queries == ["login"] * 3
+    assert "<password-D>" in result.summary and ops.mask(result.summary) == result.summary
+
+
+def test_wait_for_login_times_out_with_the_servers_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "LOGIN_POLL_INTERVAL", 0.0)
+    ops = FakeOps(step_timeout=RESERVE.poll + 0.05)
+    result = db.wait_for_login("rhdemo", "rhdemo", Password("D"))(ops)
+    assert result.timed_out and 'password authentication failed for user "rhdemo"' in result.evidence[0].text
+
+
+def test_terminate_backends_cuts_the_roles_connections_but_not_its_own() -> None:
+    ops = FakeOps()
+    query = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE usename = 'rhdemo' AND datname = 'rhdemo' AND pid <> pg_backend_pid()")
+    ops.db.answers[query] = ["3"]
+    result = db.terminate_backends("rhdemo", "rhdemo")(ops)
+    assert ops.db.queries == [query] and result.summary == "3 connection(s) of rhdemo terminated"
