@@ -84,7 +84,8 @@ class AvailabilityProbe:
     kubectl's start-up is not counted as an outage. A port-forward pins one pod and ends when that pod
     goes away: it is reopened at once, and each request meanwhile counts as `unreachable`."""
 
-    REOPEN_AFTER = 1.0  # seconds between two attempts to open the port-forward
+    REOPEN_AFTER = 1.0  # seconds before opening the port-forward again...
+    REOPEN_MAX = 5.0    # ...doubling up to this while it keeps failing
     POD_RUNNING_TIMEOUT = 5.0
 
     def __init__(self, kubectl: Kubectl, target: str, *, rate: float = RATE, paths: Sequence[str] = PROBED_PATHS,
@@ -134,6 +135,7 @@ class AvailabilityProbe:
 
     # ---- threads ---------------------------------------------------------------------------------
     def _forward(self) -> None:
+        pause = self.REOPEN_AFTER
         while not self._stop.is_set():
             try:
                 with self.kubectl.port_forwards(self.target, self._remote_ports,
@@ -141,14 +143,17 @@ class AvailabilityProbe:
                     self._opened += 1
                     self._ports = forward.ports
                     self._first_attempt.set()
+                    pause = self.REOPEN_AFTER
                     while forward.alive and not self._stop.wait(0.2):
                         pass
             except (LabError, OSError):
-                pass  # nothing to forward to (yet): requests count as unreachable meanwhile
+                # nothing to forward to (yet): requests count as unreachable meanwhile; each kubectl
+                # costs CPU, so try less often while it goes on
+                pause = min(self.REOPEN_MAX, pause * 2)
             finally:
                 self._ports = None
                 self._first_attempt.set()
-            self._stop.wait(self.REOPEN_AFTER)
+            self._stop.wait(pause)
 
     def _tick(self) -> None:
         interval = 1.0 / self.rate
