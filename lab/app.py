@@ -61,6 +61,10 @@ class AppClient:
         return AvailabilityProbe(self.kubectl, self.target, rate=rate, paths=paths, request_timeout=request_timeout)
 
 
+# The port-forward is on this machine: never through an HTTP proxy the environment may name.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _port_of(path: str) -> int:
     return MANAGEMENT_PORT if path.startswith("/actuator") else API_PORT
 
@@ -82,7 +86,8 @@ class AvailabilityProbe:
 
     The window opens once the first port-forward is up (or has failed: no pod to forward to), so that
     kubectl's start-up is not counted as an outage. A port-forward pins one pod and ends when that pod
-    goes away: it is reopened at once, and each request meanwhile counts as `unreachable`."""
+    goes away: it is reopened after a second (backing off to 5 s while that fails), and each request
+    meanwhile counts as `unreachable`."""
 
     REOPEN_AFTER = 1.0  # seconds before opening the port-forward again...
     REOPEN_MAX = 5.0    # ...doubling up to this while it keeps failing
@@ -176,7 +181,7 @@ class AvailabilityProbe:
         else:
             url = f"http://127.0.0.1:{ports[_port_of(path)]}{path}"
             try:
-                with urllib.request.urlopen(url, timeout=self.request_timeout) as response:
+                with _DIRECT.open(url, timeout=self.request_timeout) as response:
                     response.read()
                     outcome = http_status_kind(response.status)
             except urllib.error.HTTPError as error:

@@ -21,7 +21,7 @@ import pytest
 
 from lab.config import REPO_ROOT, load_config
 from lab.runner import Runner
-from lab.scenario import AllOf, Fails, Hangs, Satisfies, Scenario, Verdict
+from lab.scenario import AllOf, Fails, Hangs, Outage, Satisfies, Scenario, Verdict
 from lab.scenario.engine import Engine, RunOptions
 from lab.scenario.live import LiveContext, LiveContextFactory
 from lab.scenario.model import Expectation
@@ -36,7 +36,7 @@ REPORTS = Path(os.environ.get("RHDEMO_LAB_REPORTS", REPO_ROOT / "reports")) / "s
 
 def expected_verdict(expectation: Expectation) -> Verdict:
     """What a step must end with: the seed's failure reproduced, or passed."""
-    if isinstance(expectation, (Fails, Hangs)):
+    if isinstance(expectation, (Fails, Hangs, Outage)):
         return Verdict.REPRODUCED
     if isinstance(expectation, Satisfies):
         return Verdict.REPRODUCED if expectation.reproduces_failure else Verdict.PASSED
