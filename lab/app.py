@@ -104,7 +104,8 @@ class AvailabilityProbe:
         self._ports: dict[int, int] | None = None
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._stop = threading.Event()       # no more requests
+        self._closed = threading.Event()     # every request answered: the port-forward may go
         self._first_attempt = threading.Event()
         self._opened = 0
         self._started = 0.0
@@ -131,6 +132,7 @@ class AvailabilityProbe:
         self._threads[1].join(5)
         if self._pool is not None:
             self._pool.shutdown(wait=True)  # in-flight requests end within request_timeout
+        self._closed.set()
         self._threads[0].join(10)
 
     def figures(self) -> Availability:
@@ -141,7 +143,7 @@ class AvailabilityProbe:
     # ---- threads ---------------------------------------------------------------------------------
     def _forward(self) -> None:
         pause = self.REOPEN_AFTER
-        while not self._stop.is_set():
+        while not self._closed.is_set():
             try:
                 with self.kubectl.port_forwards(self.target, self._remote_ports,
                                                 pod_running_timeout=self.POD_RUNNING_TIMEOUT) as forward:
@@ -149,7 +151,7 @@ class AvailabilityProbe:
                     self._ports = forward.ports
                     self._first_attempt.set()
                     pause = self.REOPEN_AFTER
-                    while forward.alive and not self._stop.wait(0.2):
+                    while forward.alive and not self._closed.wait(0.2):
                         pass
             except (LabError, OSError):
                 # nothing to forward to (yet): requests count as unreachable meanwhile; each kubectl
@@ -158,7 +160,7 @@ class AvailabilityProbe:
             finally:
                 self._ports = None
                 self._first_attempt.set()
-            self._stop.wait(pause)
+            self._closed.wait(pause)
 
     def _tick(self) -> None:
         interval = 1.0 / self.rate

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -355,3 +356,70 @@ def test_the_scenarios_judge_availability_where_the_seed_speaks_of_it() -> None:
     assert alone.probed and any(isinstance(p, Available) for p in _parts(alone.expect))
     assert reconnect.probed and any(isinstance(p, Outage) for p in _parts(reconnect.expect))
     assert any(isinstance(p, Fails) and p.log == AUTH_FAILED for p in _parts(reconnect.expect))
+
+
+FAKE_KUBECTL = '''#!{python}
+"""kubectl port-forward, faked at the process boundary: forwards each LOCAL:REMOTE to the test's
+server, says so like kubectl, and exits (as kubectl does when its pod goes away) once {kill} appears."""
+import os, socket, sys, threading, time
+args = sys.argv[1:]
+with open("{calls}", "a") as calls:
+    calls.write(" ".join(args) + "\\n")
+pairs = [a.split(":") for a in args if a.count(":") == 1 and a.split(":")[0].isdigit()]
+def pump(src, dst):
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+def serve(listener, remote):
+    while True:
+        client, _ = listener.accept()
+        print(f"Handling connection for {{remote}}", flush=True)
+        upstream = socket.create_connection(("127.0.0.1", {backend}))
+        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+for local, remote in pairs:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", int(local)))
+    listener.listen(64)
+    threading.Thread(target=serve, args=(listener, remote), daemon=True).start()
+    print(f"Forwarding from 127.0.0.1:{{local}} -> {{remote}}", flush=True)
+while not os.path.exists("{kill}"):
+    time.sleep(0.05)
+os.remove("{kill}")
+print("error: lost connection to pod", file=sys.stderr, flush=True)
+sys.exit(1)
+'''
+
+
+def test_the_probe_through_a_kubectl_process_that_loses_its_pod(app_server: int, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe and `Kubectl.port_forwards` together, kubectl faked at the process boundary: one
+    process forwards both ports; when it exits (its pod gone) the probe counts `unreachable`
+    requests, opens a new one, and the app answers again."""
+    kill, calls = tmp_path / "kill", tmp_path / "calls"
+    script = tmp_path / "kubectl"
+    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=kill, calls=calls, backend=app_server))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    probe = AvailabilityProbe(Kubectl(Runner(), "kind-x", "rhdemo-x"), "service/rhdemo-app", rate=10, request_timeout=0.5)
+    with probe:
+        time.sleep(0.6)
+        kill.touch()
+        time.sleep(2.5)
+    figures = probe.figures()
+    invocations = calls.read_text().splitlines()
+    assert len(invocations) == 2 and all("port-forward service/rhdemo-app" in line for line in invocations)
+    assert figures.reconnects == 1
+    assert set(figures.failures) <= {"unreachable", "closed", "refused"} and figures.failed >= 2
+    for part in figures.paths:
+        assert part.requests - part.failed >= 10  # answered before the loss and after the new port-forward
+        assert 0.5 <= (part.first_failure_s or 0) <= 1.0 and (part.last_failure_s or 0) < 2.5
