@@ -86,12 +86,16 @@ class AvailabilityProbe:
 
     The window opens once the first port-forward is up (or has failed: no pod to forward to), so that
     kubectl's start-up is not counted as an outage. A port-forward pins one pod and ends when that pod
-    goes away: it is reopened after a second (backing off to 5 s while that fails), and each request
-    meanwhile counts as `unreachable`."""
+    goes away (or, with a kubectl that outlives its pod, once `STALE_AFTER` requests in a row found
+    nobody behind it): it is reopened after a second (backing off to 5 s while that fails), and each
+    request meanwhile counts as `unreachable`."""
 
     REOPEN_AFTER = 1.0  # seconds before opening the port-forward again...
     REOPEN_MAX = 5.0    # ...doubling up to this while it keeps failing
     POD_RUNNING_TIMEOUT = 5.0
+    # Requests in a row that found no listener behind a live port-forward: kubectl may outlive the pod
+    # it pinned (older versions never exit), so it is replaced, and the Service picks a running pod.
+    STALE_AFTER = 10
 
     def __init__(self, kubectl: Kubectl, target: str, *, rate: float = RATE, paths: Sequence[str] = PROBED_PATHS,
                  request_timeout: float = REQUEST_TIMEOUT) -> None:
@@ -108,6 +112,8 @@ class AvailabilityProbe:
         self._closed = threading.Event()     # every request answered: the port-forward may go
         self._first_attempt = threading.Event()
         self._opened = 0
+        self._no_answer_streak = 0   # requests in a row with no listener behind the port-forward
+        self._answered = False       # an HTTP answer came through the current port-forward
         self._started = 0.0
         self._window = 0.0
         self._threads: list[threading.Thread] = []
@@ -148,11 +154,14 @@ class AvailabilityProbe:
                 with self.kubectl.port_forwards(self.target, self._remote_ports,
                                                 pod_running_timeout=self.POD_RUNNING_TIMEOUT) as forward:
                     self._opened += 1
+                    self._no_answer_streak, self._answered = 0, False
                     self._ports = forward.ports
                     self._first_attempt.set()
-                    pause = self.REOPEN_AFTER
-                    while forward.alive and not self._closed.wait(0.2):
+                    while (forward.alive and self._no_answer_streak < self.STALE_AFTER
+                           and not self._closed.wait(0.2)):
                         pass
+                # a port-forward that carried answers is reopened soon; one that never did, later
+                pause = self.REOPEN_AFTER if self._answered else min(self.REOPEN_MAX, pause * 2)
             except (LabError, OSError):
                 # nothing to forward to (yet): requests count as unreachable meanwhile; each kubectl
                 # costs CPU, so try less often while it goes on
@@ -192,3 +201,7 @@ class AvailabilityProbe:
                 outcome = classify(error)
         with self._lock:
             self._samples.append(Sample(path, at, time.monotonic() - began, outcome))
+            if outcome in (CLOSED, REFUSED):
+                self._no_answer_streak += 1
+            elif outcome not in (TIMEOUT, UNREACHABLE):
+                self._no_answer_streak, self._answered = 0, True

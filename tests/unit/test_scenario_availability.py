@@ -360,11 +360,13 @@ def test_the_scenarios_judge_availability_where_the_seed_speaks_of_it() -> None:
 
 FAKE_KUBECTL = '''#!{python}
 """kubectl port-forward, faked at the process boundary: forwards each LOCAL:REMOTE to the test's
-server, says so like kubectl, and exits (as kubectl does when its pod goes away) once {kill} appears."""
+server, says so like kubectl, and exits (as kubectl does when its pod goes away) once {kill} appears;
+the first one, once {stale} appears, outlives its pod instead: it closes every connection."""
 import os, socket, sys, threading, time
 args = sys.argv[1:]
 with open("{calls}", "a") as calls:
     calls.write(" ".join(args) + "\\n")
+instance = len(open("{calls}").read().splitlines())
 pairs = [a.split(":") for a in args if a.count(":") == 1 and a.split(":")[0].isdigit()]
 def pump(src, dst):
     try:
@@ -382,6 +384,9 @@ def serve(listener, remote):
     while True:
         client, _ = listener.accept()
         print(f"Handling connection for {{remote}}", flush=True)
+        if instance == 1 and os.path.exists("{stale}"):
+            client.close()
+            continue
         upstream = socket.create_connection(("127.0.0.1", {backend}))
         threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
         threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
@@ -407,7 +412,8 @@ def test_the_probe_through_a_kubectl_process_that_loses_its_pod(app_server: int,
     requests, opens a new one, and the app answers again."""
     kill, calls = tmp_path / "kill", tmp_path / "calls"
     script = tmp_path / "kubectl"
-    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=kill, calls=calls, backend=app_server))
+    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=kill, stale=tmp_path / "stale", calls=calls,
+                                          backend=app_server))
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     probe = AvailabilityProbe(Kubectl(Runner(), "kind-x", "rhdemo-x"), "service/rhdemo-app", rate=10, request_timeout=0.5)
@@ -423,3 +429,24 @@ def test_the_probe_through_a_kubectl_process_that_loses_its_pod(app_server: int,
     for part in figures.paths:
         assert part.requests - part.failed >= 10  # answered before the loss and after the new port-forward
         assert 0.5 <= (part.first_failure_s or 0) <= 1.0 and (part.last_failure_s or 0) < 2.5
+
+
+def test_a_kubectl_that_outlives_its_pod_is_replaced(app_server: int, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Older kubectl versions keep running after their pod is gone, closing every connection: after
+    STALE_AFTER such requests in a row the probe opens a new port-forward (the Service picks a live pod)."""
+    stale, calls = tmp_path / "stale", tmp_path / "calls"
+    script = tmp_path / "kubectl"
+    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=tmp_path / "kill", stale=stale, calls=calls,
+                                          backend=app_server))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    probe = AvailabilityProbe(Kubectl(Runner(), "kind-x", "rhdemo-x"), "service/rhdemo-app", rate=10, request_timeout=0.5)
+    with probe:
+        time.sleep(0.5)
+        stale.touch()
+        time.sleep(3.0)
+    figures = probe.figures()
+    assert len(calls.read_text().splitlines()) == 2 and figures.reconnects == 1
+    assert figures.failures.get("closed", 0) >= AvailabilityProbe.STALE_AFTER
+    assert all((part.last_failure_s or 0) < 3.0 for part in figures.paths)  # answered again at the end
