@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from lab.availability import Availability, Probe
 from lab.scenario.context import ScenarioContext
@@ -484,7 +483,7 @@ class _UnavailableContext:
     def diagnostics(self) -> Sequence[Evidence]:
         return []
 
-    def probe_availability(self) -> AbstractContextManager[Probe]:
+    def probe_availability(self) -> NoReturn:
         raise self.error
 
     def mask(self, text: str) -> str:
