@@ -161,15 +161,15 @@ _EVIDENCE = _object({"kind": _STR, "source": _STR, "text": _STR, "fields": {"typ
 _SNAPSHOT = {"oneOf": [{"type": "null"}, _object({"rows": {"type": "integer", "minimum": 0}, "checksum": _STR})]}
 _VERDICTS = {"enum": [v.value for v in Verdict]}
 _COUNT = {"type": "integer", "minimum": 0}
-_SECONDS_OR_NULL = {"oneOf": [{"type": "null"}, _NUM]}
+_NUMBER_OR_NULL = {"oneOf": [{"type": "null"}, _NUM]}
 _FAILURES = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}
 _PATH_FIGURES = _object({"path": _STR, "requests": _COUNT, "failed": _COUNT, "failures": _FAILURES,
-                         "longest_gap_s": _NUM, "p95_ms": _SECONDS_OR_NULL, "first_failure_s": _SECONDS_OR_NULL,
-                         "last_failure_s": _SECONDS_OR_NULL})
+                         "longest_gap_s": _NUM, "p95_ms": _NUMBER_OR_NULL, "first_failure_s": _NUMBER_OR_NULL,
+                         "last_failure_s": _NUMBER_OR_NULL})
 _AVAILABILITY = {"oneOf": [{"type": "null"}, _object({
     "window_s": _NUM, "rate_per_path": _NUM, "requests": _COUNT, "failed": _COUNT, "failures": _FAILURES,
-    "longest_gap_s": _NUM, "p95_ms": _SECONDS_OR_NULL, "first_failure_s": _SECONDS_OR_NULL,
-    "last_failure_s": _SECONDS_OR_NULL, "reconnects": _COUNT, "paths": {"type": "array", "items": _PATH_FIGURES}})]}
+    "longest_gap_s": _NUM, "p95_ms": _NUMBER_OR_NULL, "first_failure_s": _NUMBER_OR_NULL,
+    "last_failure_s": _NUMBER_OR_NULL, "reconnects": _COUNT, "paths": {"type": "array", "items": _PATH_FIGURES}})]}
 
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
