@@ -1,16 +1,25 @@
 """The rhdemo app as the lab reaches it: HTTP through a `kubectl port-forward` of its Service, one
-request at a time or polled in a loop while something else happens (the seed's "the app answers
-throughout" made measurable)."""
+request at a time, or a steady stream of requests while something else happens (the seed's "the app
+answers throughout" made measurable: `AvailabilityProbe`, figures in `lab.availability`)."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import threading
+import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+from lab.availability import (
+    CLOSED, PROBED_PATHS, RATE, REFUSED, REQUEST_TIMEOUT, TIMEOUT, UNREACHABLE, Availability, Sample, http_status_kind,
+    summarise,
+)
 from lab.errors import LabError
 from lab.kube import Kubectl
 from lab.timeouts import DEFAULTS
@@ -47,59 +56,152 @@ class AppClient:
             except (urllib.error.URLError, OSError) as error:
                 raise LabError(f"{method} {path} on port {port}: {error}") from None
 
-    def poller(self, interval: float = 0.25) -> Poller:
-        return Poller(self.kubectl, self.target, interval)
+    def probe(self, *, rate: float = RATE, paths: Sequence[str] = PROBED_PATHS,
+              request_timeout: float = REQUEST_TIMEOUT) -> AvailabilityProbe:
+        return AvailabilityProbe(self.kubectl, self.target, rate=rate, paths=paths, request_timeout=request_timeout)
 
 
-@dataclass
-class PollCount:
-    requests: int = 0
-    failures: list[str] = field(default_factory=list)
+# The port-forward is on this machine: never through an HTTP proxy the environment may name.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class Poller:
-    """`with app.poller() as count:` requests GET /api/employes and GET /actuator/health in a loop
-    (through two port-forwards) until the block ends; `count` holds requests and failures."""
+def _port_of(path: str) -> int:
+    return MANAGEMENT_PORT if path.startswith("/actuator") else API_PORT
 
-    def __init__(self, kubectl: Kubectl, target: str, interval: float) -> None:
+
+def classify(error: BaseException) -> str:
+    """The failure kind of a request that got no HTTP answer."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException) else error
+    if isinstance(reason, TimeoutError):
+        return TIMEOUT
+    if isinstance(reason, ConnectionRefusedError):
+        return REFUSED
+    return CLOSED  # reset, closed before an answer, an incomplete answer
+
+
+class AvailabilityProbe:
+    """`with app.probe() as probe:` requests each path `rate` times a second (GET, `request_timeout`
+    each, a small thread pool so that a hanging request does not slow the others) through ONE
+    port-forward of the Service until the block ends; then `probe.figures()`.
+
+    The window opens once the first port-forward is up (or has failed: no pod to forward to), so that
+    kubectl's start-up is not counted as an outage. A port-forward pins one pod and ends when that pod
+    goes away (or, with a kubectl that outlives its pod, once `STALE_AFTER` requests in a row found
+    nobody behind it): it is reopened after a second (backing off to 5 s while that fails), and each
+    request meanwhile counts as `unreachable`."""
+
+    REOPEN_AFTER = 1.0  # seconds before opening the port-forward again...
+    REOPEN_MAX = 5.0    # ...doubling up to this while it keeps failing
+    POD_RUNNING_TIMEOUT = 5.0
+    # Requests in a row that found no listener behind a live port-forward: kubectl may outlive the pod
+    # it pinned (older versions never exit), so it is replaced, and the Service picks a running pod.
+    STALE_AFTER = 10
+
+    def __init__(self, kubectl: Kubectl, target: str, *, rate: float = RATE, paths: Sequence[str] = PROBED_PATHS,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.kubectl = kubectl
         self.target = target
-        self.interval = interval
-        self.count = PollCount()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._error: str | None = None
+        self.rate = rate
+        self.paths = tuple(paths)
+        self.request_timeout = request_timeout
+        self._remote_ports = sorted({_port_of(path) for path in self.paths})
+        self._ports: dict[int, int] | None = None
+        self._samples: list[Sample] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()       # no more requests
+        self._closed = threading.Event()     # every request answered: the port-forward may go
+        self._first_attempt = threading.Event()
+        self._opened = 0
+        self._no_answer_streak = 0   # requests in a row with no listener behind the port-forward
+        self._answered = False       # an HTTP answer came through the current port-forward
+        self._started = 0.0
+        self._window = 0.0
+        self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
 
-    def __enter__(self) -> PollCount:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self._ready.wait(60)
-        if self._error:
-            raise LabError(self._error)
-        return self.count
+    def __enter__(self) -> AvailabilityProbe:
+        forwarder = threading.Thread(target=self._forward, name="probe-forward", daemon=True)
+        forwarder.start()
+        self._first_attempt.wait(DEFAULTS.port_forward + self.POD_RUNNING_TIMEOUT + 5)
+        # Enough workers for every request of `request_timeout` seconds to be in flight at once.
+        self._pool = ThreadPoolExecutor(max_workers=max(4, math.ceil(self.rate * len(self.paths) * self.request_timeout) + 2),
+                                        thread_name_prefix="probe")
+        self._started = time.monotonic()
+        ticker = threading.Thread(target=self._tick, name="probe-tick", daemon=True)
+        ticker.start()
+        self._threads = [forwarder, ticker]
+        return self
 
     def __exit__(self, *exc: object) -> None:
+        self._window = time.monotonic() - self._started
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
+        self._threads[1].join(5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # in-flight requests end within request_timeout
+        self._closed.set()
+        self._threads[0].join(10)
 
-    def _run(self) -> None:
-        try:
-            with self.kubectl.port_forward(self.target, API_PORT) as api, \
-                    self.kubectl.port_forward(self.target, MANAGEMENT_PORT) as actuator:
-                self._ready.set()
-                urls = (f"http://127.0.0.1:{api}/api/employes?size=5", f"http://127.0.0.1:{actuator}/actuator/health")
-                while not self._stop.is_set():
-                    for url in urls:
-                        self.count.requests += 1
-                        try:
-                            with urllib.request.urlopen(url, timeout=5) as response:
-                                if response.status != 200:
-                                    self.count.failures.append(f"{url.split('/', 3)[-1]}: HTTP {response.status}")
-                        except (urllib.error.URLError, OSError) as error:
-                            self.count.failures.append(f"{url.split('/', 3)[-1]}: {error}")
-                    self._stop.wait(self.interval)
-        except Exception as error:  # noqa: BLE001 -- the port-forward could not start: told to __enter__
-            self._error = f"cannot poll the app: {error}"
-            self._ready.set()
+    def figures(self) -> Availability:
+        with self._lock:
+            samples = [s for s in self._samples if s.at <= self._window]
+        return summarise(samples, self._window, paths=self.paths, rate=self.rate, reconnects=max(0, self._opened - 1))
+
+    # ---- threads ---------------------------------------------------------------------------------
+    def _forward(self) -> None:
+        pause = self.REOPEN_AFTER
+        while not self._closed.is_set():
+            try:
+                with self.kubectl.port_forwards(self.target, self._remote_ports,
+                                                pod_running_timeout=self.POD_RUNNING_TIMEOUT) as forward:
+                    self._opened += 1
+                    self._no_answer_streak, self._answered = 0, False
+                    self._ports = forward.ports
+                    self._first_attempt.set()
+                    while (forward.alive and self._no_answer_streak < self.STALE_AFTER
+                           and not self._closed.wait(0.2)):
+                        pass
+                # a port-forward that carried answers is reopened soon; one that never did, later
+                pause = self.REOPEN_AFTER if self._answered else min(self.REOPEN_MAX, pause * 2)
+            except (LabError, OSError):
+                # nothing to forward to (yet): requests count as unreachable meanwhile; each kubectl
+                # costs CPU, so try less often while it goes on
+                pause = min(self.REOPEN_MAX, pause * 2)
+            finally:
+                self._ports = None
+                self._first_attempt.set()
+            self._closed.wait(pause)
+
+    def _tick(self) -> None:
+        interval = 1.0 / self.rate
+        next_at = 0.0
+        while not self._stop.is_set():
+            for path in self.paths:
+                assert self._pool is not None
+                self._pool.submit(self._request, path, next_at)
+            next_at += interval
+            late = time.monotonic() - self._started - next_at
+            if late > interval:  # fell behind (a stalled machine): keep the rate, skip the backlog
+                next_at += interval * math.floor(late / interval)
+            self._stop.wait(max(0.0, next_at - (time.monotonic() - self._started)))
+
+    def _request(self, path: str, at: float) -> None:
+        ports = self._ports
+        began = time.monotonic()
+        if ports is None:
+            outcome = UNREACHABLE
+        else:
+            url = f"http://127.0.0.1:{ports[_port_of(path)]}{path}"
+            try:
+                with _DIRECT.open(url, timeout=self.request_timeout) as response:
+                    response.read()
+                    outcome = http_status_kind(response.status)
+            except urllib.error.HTTPError as error:
+                outcome = http_status_kind(error.code)
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+                outcome = classify(error)
+        with self._lock:
+            self._samples.append(Sample(path, at, time.monotonic() - began, outcome))
+            if outcome in (CLOSED, REFUSED):
+                self._no_answer_streak += 1
+            elif outcome not in (TIMEOUT, UNREACHABLE):
+                self._no_answer_streak, self._answered = 0, True

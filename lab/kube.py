@@ -530,28 +530,62 @@ class Kubectl:
     @contextmanager
     def port_forward(self, target: str, remote_port: int, timeout: float = DEFAULTS.port_forward) -> Iterator[int]:
         """`kubectl port-forward` to a pod/service; yields the local port."""
-        local_port = free_local_port()
-        process = self.runner.start(self.argv("port-forward", target, f"{local_port}:{remote_port}",
-                                              "--address", "127.0.0.1"))
+        with self.port_forwards(target, (remote_port,), timeout) as forward:
+            yield forward.ports[remote_port]
+
+    @contextmanager
+    def port_forwards(self, target: str, remote_ports: Sequence[int], timeout: float = DEFAULTS.port_forward,
+                      pod_running_timeout: float | None = None) -> Iterator[PortForward]:
+        """One `kubectl port-forward` of several ports of a pod/service; yields it once every port is
+        forwarded. kubectl's output (a line per connection, an error line per failed one) is drained
+        in the background: a full pipe would block kubectl and with it every forwarded connection."""
+        ports = {remote: free_local_port() for remote in remote_ports}
+        waiting = ([f"--pod-running-timeout={max(1, int(pod_running_timeout))}s"]
+                   if pod_running_timeout is not None else [])
+        process = self.runner.start(self.argv("port-forward", target, *(f"{local}:{remote}" for remote, local in ports.items()),
+                                              "--address", "127.0.0.1", *waiting))
         try:
             deadline = time.monotonic() + timeout
             assert process.stdout is not None
-            while time.monotonic() < deadline:
+            announced = 0
+            while announced < len(ports) and time.monotonic() < deadline:
                 line = process.stdout.readline()
                 if re.search(r"Forwarding from", line or ""):
-                    break
-                if process.poll() is not None:
+                    announced += 1
+                elif process.poll() is not None:
                     error = process.stderr.read() if process.stderr else ""
                     raise LabError(f"port-forward to {target} failed: {error.strip()}")
-            else:
+            if announced < len(ports):
                 raise LabError(f"port-forward to {target} did not start within {timeout:.0f}s")
-            yield local_port
+            yield PortForward(ports, process)
         finally:
             process.terminate()
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+class PortForward:
+    """A running `kubectl port-forward`: remote port -> local port; `alive` until kubectl exits
+    (it does when the pod it forwards to goes away)."""
+
+    def __init__(self, ports: dict[int, int], process: subprocess.Popen[str]) -> None:
+        self.ports = ports
+        self.process = process
+        self.errors: list[str] = []  # kubectl's last error lines
+        for stream, keep in ((process.stdout, False), (process.stderr, True)):
+            if stream is not None:
+                threading.Thread(target=self._drain, args=(stream, keep), daemon=True).start()
+
+    def _drain(self, stream: Any, keep: bool) -> None:
+        for line in stream:
+            if keep and line.strip():
+                self.errors = [*self.errors[-4:], line.strip()]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
 
 def kube_contexts(runner: Runner) -> list[str]:

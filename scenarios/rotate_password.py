@@ -4,24 +4,31 @@ PostgreSQL sets the role's password only when PGDATA is empty (first start). Rot
 afterwards changes what the app sends, not what the server expects: `password authentication failed`.
 The seed's Job cannot fix it (it logs in with the NEW password); the chart's robust sync applies the
 Secret's password inside the database pod, through the local socket, and the app follows.
+
+The window the robust sync leaves open, measured by the engine's availability probe: a `kubectl apply`
+rotation with no `helm upgrade` (External Secrets, Vault, a CronJob) changes the role's password while
+the app keeps the old one in its environment; it serves on its pooled connections until its next
+reconnect, then fails with `password authentication failed`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lab.scenario import Fails, Healthy, Scenario, Step, Succeeds
+from lab.scenario import AllOf, Available, Fails, Healthy, Outage, Scenario, Step, Succeeds
 from scenarios._operations.app import http_get, insert_employes
 from scenarios._operations.checks import evidence_contains
 from scenarios._operations.compose import sequence
-from scenarios._operations.db import check_login, rotate_secret, sql
+from scenarios._operations.db import check_login, rotate_secret, sql, terminate_backends, wait_for_login
 from scenarios._operations.helm import (install, rotate_secret_then_upgrade, upgrade_then_wait_for,
                                         upgrade_then_wait_for_app)
 from scenarios._operations.values import Password
+from scenarios._operations.wait import APP, wait_for_log
 
 A = Password("A")
 B = Password("B")
 C = Password("C")
+D = Password("D")
 KEYCLOAK_A = Password("keycloak-A")
 KEYCLOAK_B = Password("keycloak-B")
 
@@ -93,6 +100,26 @@ SCENARIO = Scenario(
         Step("C logs in",
              why="Le serveur a bien pris C.",
              do=check_login("rhdemo", "rhdemo", C), expect=Succeeds(), timeout=60, touches_data=False),
+        Step("Test 3, robust sync, kubectl apply alone: the Secret rotated to D, no helm upgrade",
+             why="« kubectl create secret generic rhdemo-db-secret ... | kubectl apply -f - », et pas de « helm "
+                 "upgrade » (External Secrets, Vault, une CronJob) : le conteneur password-sync applique D au rôle "
+                 "rhdemo en une minute environ. L'app garde C dans son environnement, mais ses connexions déjà "
+                 "ouvertes restent valides : elle répond toujours.",
+             do=sequence("rotate rhdemo-db-secret to D with kubectl apply alone, wait until D logs in",
+                         rotate_secret("rhdemo-db-secret", D), wait_for_login("rhdemo", "rhdemo", D)),
+             expect=AllOf(Succeeds(), Available()), timeout=240),
+        Step("The app's next reconnect (a database restart, a network blip): its connections are cut",
+             why="« Erreur \"password authentication failed\" même avec les bons secrets » : le pool Hikari "
+                 "doit se reconnecter, avec C ; le serveur attend D. Chaque requête attend connection-timeout "
+                 "(30 s) puis échoue : la panne dure jusqu'au prochain redémarrage de l'app.",
+             do=sequence("terminate the app's connections (pg_terminate_backend), then read its log",
+                         terminate_backends("rhdemo", "rhdemo"), wait_for_log(APP, AUTH_FAILED)),
+             expect=AllOf(Fails(log=AUTH_FAILED, action_fails=False), Outage()), timeout=180),
+        Step("The helm upgrade the rotation lacked: the app restarts with D",
+             why="« Vérifier que l'application se connecte avec le nouveau mot de passe » : helm upgrade relit le "
+                 "Secret (lookup), la somme de contrôle du pod de l'app change, l'app redémarre avec D.",
+             do=upgrade_then_wait_for_app(sync("robust"), name="helm upgrade (robust): the app restarts with D"),
+             expect=Healthy("rhdemo-app"), timeout=300),
         Step("Keycloak's database: enable Keycloak with password keycloak-A",
              why="Même problème pour postgresql-keycloak. Keycloak met plusieurs minutes à démarrer sur 2 cœurs : "
                  "on attend sa base seulement, et on vérifie le mot de passe du rôle keycloak avec psql.",

@@ -19,7 +19,7 @@ from rich.text import Text
 from lab.scenario.context import ScenarioContext
 from lab.scenario.engine import STEP, RunOptions, RunResult, ScenarioResult, StepRecord
 from lab.scenario.model import Evidence, Scenario, Verdict
-from lab.scenario.report import GLYPH, LABEL, duration_text, excerpt
+from lab.scenario.report import GLYPH, LABEL, availability_lines, duration_text, excerpt
 
 STYLE = {Verdict.PASSED: "green", Verdict.REPRODUCED: "yellow", Verdict.DEVIATION: "bold red", Verdict.SKIPPED: "dim"}
 SHORT = {Verdict.PASSED: "passed", Verdict.REPRODUCED: "reproduced", Verdict.DEVIATION: "deviating", Verdict.SKIPPED: "skipped"}
@@ -143,6 +143,12 @@ class ConsoleObserver:
                 self.console.print(_indented(Text.assemble(("✗ ", "bold red"), (check.what, "bold"))))
                 self.console.print(_indented(Text(f"expected: {check.expected}", style="green"), 2))
                 self.console.print(_indented(Text(f"observed: {check.observed}", style="red"), 2))
+        if record.availability is not None:
+            head, *paths = availability_lines(record.availability)
+            style = "yellow" if record.availability.failed else "dim"
+            self.console.print(_indented(Text.assemble(("availability: ", "bold"), (head, style))))
+            for line in paths:
+                self.console.print(_indented(Text(line, style=style), 2))
         lines = 15 if deviation else QUIET_EXCERPT_LINES
         for item in record.evidence:
             self.console.print(_indented(self._box(item, lines, "red" if deviation else "cyan")))

@@ -10,8 +10,10 @@ lab's real context wires these members to `lab.config`, `lab.helm`, `lab.kube`, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from lab.availability import Probe
 from lab.scenario.evidence import DataSnapshot, Evidence, Health
 
 
@@ -48,6 +50,10 @@ class ScenarioContext(Protocol):
     def diagnostics(self) -> Sequence[Evidence]:
         """What a human needs after a deviation: recent events of the namespace, pod status,
         the last log lines of failing (not ready / restarting / failed) containers."""
+
+    def probe_availability(self) -> AbstractContextManager[Probe]:
+        """Steady requests to the app's API and `/actuator/health/db` (through its Service) while the
+        block runs; `figures()` once it has ended. Entering may wait (bounded) for the first connection."""
 
     def mask(self, text: str) -> str:
         """Hide every secret the context knows of; the engine passes all text it shows through this."""

@@ -17,8 +17,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 
+from lab.availability import Availability, Probe
 from lab.scenario.context import ScenarioContext
 from lab.scenario.model import (
     ERROR, NOTE, ContextFactory, OUTPUT, Action, ActionResult, Check, DataSnapshot, Evidence, Health, Judgement, Outcome,
@@ -74,6 +75,7 @@ class StepRecord:
     checks: list[Check] = field(default_factory=list)
     diagnostics: list[Evidence] = field(default_factory=list)
     data: DataCheck | None = None
+    availability: Availability | None = None  # probed steps: what steady requests to the app saw
 
     @property
     def label(self) -> str:
@@ -444,6 +446,22 @@ class Engine:
                                   tuple(_error_evidence(error)))
         return Outcome(result, self.clock() - start, timeout)
 
+    def _act_probed(self, ctx: ScenarioContext, step: Step, record: StepRecord) -> Outcome:
+        """The step's action, with the availability probe running around it when the step is probed."""
+        if not step.probed:
+            return self._act(ctx, step.do, step.timeout)
+        try:
+            probing = ctx.probe_availability()
+            probe: Probe = probing.__enter__()
+        except Exception as error:  # no figures, but the step itself still runs
+            record.evidence.append(Evidence(ERROR, "availability probe", f"could not start: {type(error).__name__}: {error}"))
+            return self._act(ctx, step.do, step.timeout)
+        try:
+            outcome = self._act(ctx, step.do, step.timeout)
+        finally:
+            probing.__exit__(None, None, None)
+        return replace(outcome, availability=probe.figures())
+
     def _run_step(self, ctx: ScenarioContext, step: Step, record: StepRecord) -> None:
         record.started_at = _now()
         before: object = _UNKNOWN
@@ -452,7 +470,8 @@ class Engine:
         self._last_snapshot = _UNKNOWN
         start = self.clock()
         try:
-            outcome = self._act(ctx, step.do, step.timeout)
+            outcome = self._act_probed(ctx, step, record)
+            record.availability = outcome.availability
             record.summary = outcome.result.summary
             record.evidence.extend(outcome.result.evidence)
             if outcome.duration > step.timeout * 1.25 + 30:
@@ -555,6 +574,9 @@ class _UnavailableContext:
 
     def diagnostics(self) -> Sequence[Evidence]:
         return []
+
+    def probe_availability(self) -> NoReturn:
+        raise self.error
 
     def mask(self, text: str) -> str:
         return text

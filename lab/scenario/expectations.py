@@ -1,4 +1,5 @@
-"""What a step expects: success, a component healthy, the exact failure the seed describes, a hang.
+"""What a step expects: success, a component healthy, the exact failure the seed describes, a hang,
+the app answering throughout (`Available`) or an outage (`Outage`).
 
 Each expectation turns an action's outcome into a verdict plus the list of checks it made; every check
 carries what was expected and what was observed, so a deviation shows each mismatching field.
@@ -6,9 +7,10 @@ carries what was expected and what was observed, so a deviation shows each misma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from lab.availability import Availability
 from lab.scenario.context import ScenarioContext
 from lab.scenario.model import (
     EVENT, LOG, OUTPUT, SQL, Check, Evidence, Expectation, Judgement, Outcome, Verdict,
@@ -233,3 +235,68 @@ class AllOf:
         verdict = (Verdict.DEVIATION if Verdict.DEVIATION in verdicts
                    else Verdict.REPRODUCED if Verdict.REPRODUCED in verdicts else Verdict.PASSED)
         return Judgement(verdict, checks, [e for judgement in judgements for e in judgement.evidence])
+
+
+def _failures_text(failures: Mapping[str, int]) -> str:
+    return ", ".join(f"{kind} ×{count}" for kind, count in failures.items())
+
+
+def _availability_observed(figures: Availability, path: str | None) -> tuple[int, int, str]:
+    """(requests, failed, text) of one probed path or of them all."""
+    part = figures.path(path) if path else None
+    requests, failed, failures, gap = ((part.requests, part.failed, part.failures, part.longest_gap_s) if part
+                                       else (figures.requests, figures.failed, figures.failures, figures.longest_gap_s))
+    text = f"{requests} requests{f' to {path}' if path else ''} in {figures.window_s:.1f}s, {failed} failed"
+    if failed:
+        text += f" ({_failures_text(failures)})"
+    return requests, failed, text + f", longest gap without a success {gap:.1f}s"
+
+
+_NOT_PROBED = "no availability figures: the step was not probed (Step(probe=True)) or its probe could not start"
+
+
+@dataclass(frozen=True)
+class Available:
+    """The app answered throughout the action: at most `max_failed` failed requests (of every probed
+    path, or of `path` alone) and at least one request made."""
+
+    max_failed: int = 0
+    path: str | None = None
+
+    def describe(self) -> str:
+        where = f" to {self.path}" if self.path else ""
+        return (f"no failed request{where} during the step" if self.max_failed == 0
+                else f"at most {self.max_failed} failed request(s){where} during the step")
+
+    def judge(self, ctx: ScenarioContext, outcome: Outcome) -> Judgement:
+        expected = self.describe().removesuffix(" during the step")
+        figures = outcome.availability
+        if figures is None:
+            return Judgement(Verdict.DEVIATION, [Check("availability", expected, _NOT_PROBED, False)])
+        requests, failed, observed = _availability_observed(figures, self.path)
+        check = Check("availability", expected, observed, requests > 0 and failed <= self.max_failed)
+        return Judgement(_verdict([check], Verdict.PASSED), [check])
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The seed's failure as users see it: at least `min_failed` requests (of every probed path, or of
+    `path`) failed during the action. A reproduced failure, not a pass."""
+
+    min_failed: int = 1
+    path: str | None = None
+
+    def describe(self) -> str:
+        where = f" to {self.path}" if self.path else ""
+        return f"an outage: at least {self.min_failed} failed request(s){where}"
+
+    def judge(self, ctx: ScenarioContext, outcome: Outcome) -> Judgement:
+        expected = f"at least {self.min_failed} failed request(s)" + (f" to {self.path}" if self.path else "")
+        figures = outcome.availability
+        if figures is None:
+            return Judgement(Verdict.DEVIATION, [Check("outage", expected, _NOT_PROBED, False)])
+        _, failed, observed = _availability_observed(figures, self.path)
+        if failed and figures.first_failure_s is not None:
+            observed += f"; failures from {figures.first_failure_s:.1f}s to {figures.last_failure_s or 0:.1f}s"
+        check = Check("outage", expected, observed, failed >= self.min_failed)
+        return Judgement(_verdict([check], Verdict.REPRODUCED), [check])

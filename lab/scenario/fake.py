@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.availability import API_PATH, OK, PROBED_PATHS, RATE, Availability, Sample, summarise
 from lab.scenario.model import DataSnapshot, Evidence, Health, Scenario
+
+FAKE_WINDOW = 2.0  # seconds a fake probe pretends to have requested the app
 
 
 @dataclass
@@ -28,6 +31,10 @@ class FakeContext:
     prepare_error: str | None = None
     calls: list[str] = field(default_factory=list)  # what the engine asked, in order
     state: dict[str, Any] = field(default_factory=dict)  # free for fake actions
+    # The fake app: fake actions append failure kinds ("timeout", "HTTP 500"...) that the running
+    # probe sees as failed API requests; every other request of the window succeeds.
+    app_failures: list[str] = field(default_factory=list)
+    probe_error: str | None = None         # make probe_availability() fail to start
 
     @classmethod
     def for_scenario(cls, scenario: Scenario, **fields: Any) -> FakeContext:
@@ -59,10 +66,43 @@ class FakeContext:
         self.calls.append("diagnostics")
         return list(self.diagnostic_evidence)
 
+    def probe_availability(self) -> FakeProbe:
+        return FakeProbe(self)
+
     def mask(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "******")
         return text
+
+
+class FakeProbe:
+    """`RATE` successful requests a second to each probed path for `FAKE_WINDOW` seconds, plus one
+    failed API request per kind the step's fake action put in `app_failures`."""
+
+    def __init__(self, context: FakeContext) -> None:
+        self.context = context
+        self._figures: Availability | None = None
+
+    def __enter__(self) -> FakeProbe:
+        self.context.calls.append("probe start")
+        if self.context.probe_error:
+            raise RuntimeError(self.context.probe_error)
+        self.context.app_failures.clear()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.context.calls.append("probe stop")
+        ticks = int(FAKE_WINDOW * RATE)
+        samples = [Sample(path, n / RATE, 0.01, OK) for n in range(ticks) for path in PROBED_PATHS]
+        failures = [Sample(API_PATH, FAKE_WINDOW / 2 + n / RATE / 10, 2.0, kind)
+                    for n, kind in enumerate(self.context.app_failures)]
+        self._figures = summarise(samples + failures, FAKE_WINDOW)
+        self.context.app_failures.clear()
+
+    def figures(self) -> Availability:
+        if self._figures is None:
+            raise RuntimeError("the fake probe has not run")
+        return self._figures
 
 
 class FakeContextFactory:

@@ -8,7 +8,8 @@ scenario operations:
     db         ScenarioDatabases  lab.database.DatabasePod of each database's ready pod
     app        lab.app.AppClient  HTTP through a port-forward of service/rhdemo-app
 
-plus the engine's protocol (`prepare`, `teardown`, `data_snapshot`, `health`, `diagnostics`, `mask`).
+plus the engine's protocol (`prepare`, `teardown`, `data_snapshot`, `health`, `diagnostics`,
+`probe_availability`, `mask`).
 `prepare()` converges the cluster and images once per run, exactly like `lab up` steps 1-2.
 
 Values reach helm as a private file (never `--set`), in this order: the image set's file, the image
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lab import images as images_mod
-from lab.app import AppClient
+from lab.app import AppClient, AvailabilityProbe
 from lab.config import LabConfig
 from lab.database import DatabasePod
 from lab.errors import LabError
@@ -313,6 +314,9 @@ class LiveContext:
         except Exception as error:  # noqa: BLE001 -- best effort: never hide the deviation itself
             found.append(Evidence(STATUS, "diagnostics", f"could not collect: {type(error).__name__}: {error}"))
         return found
+
+    def probe_availability(self) -> AvailabilityProbe:
+        return self.app.probe()
 
     def mask(self, text: str) -> str:
         return mask_text(text, self.runner.secrets)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from lab.availability import Availability
 from lab.scenario.context import ScenarioContext
 # Re-exported: scenario modules read the evidence kinds and the observed data from here.
 from lab.scenario.evidence import ERROR as ERROR
@@ -120,6 +121,7 @@ class Outcome:
     result: ActionResult
     duration: float
     timeout: float
+    availability: Availability | None = None  # what the probe saw while the action ran (probed steps)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,13 @@ class Step:
     catch: Sequence[Action] = ()
     always: Sequence[Action] = ()
     cleanup: Sequence[Action] = ()
+    # Request the app steadily while `do` runs (`ctx.probe_availability()`): the step's availability
+    # figures. None = probe exactly the steps that touch the release or the database (`touches_data`).
+    probe: bool | None = None
+
+    @property
+    def probed(self) -> bool:
+        return self.touches_data if self.probe is None else self.probe
 
     def __post_init__(self) -> None:
         if not self.title.strip():

@@ -6,7 +6,7 @@ an engine `Action`. `ClusterOps` is four small pieces plus the scenario's names 
     helm       ReleaseHelm  the scenario's release: upgrade/install, rollback, test, history, uninstall
     workloads  Workloads    pods, logs, events, Jobs, waits, crash detection, kubectl-only changes
     db         Databases    SQL as the superuser through a database pod, password logins
-    app        App          HTTP to the app, polling it while something else happens
+    app        App          HTTP to the app
 
 `lab.scenario.live.LiveContext` implements them on the real cluster; unit tests implement them with
 fakes. A renamed method is a type error in every operation that uses it.
@@ -18,7 +18,7 @@ from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from lab.app import HttpAnswer, PollCount
+from lab.app import HttpAnswer
 from lab.helm import HelmRun
 from lab.kube import Crash, JobState, PodState
 from lab.scenario.context import ScenarioContext
@@ -96,9 +96,9 @@ class Databases(Protocol):
 
 
 class App(Protocol):
-    def request(self, method: str, path: str, body: Any = None, *, port: int = 8080) -> HttpAnswer: ...
+    """(The steady requests of a probed step are the engine's: `ScenarioContext.probe_availability`.)"""
 
-    def poller(self) -> AbstractContextManager[PollCount]: ...
+    def request(self, method: str, path: str, body: Any = None, *, port: int = 8080) -> HttpAnswer: ...
 
 
 @runtime_checkable

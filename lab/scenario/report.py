@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lab.availability import Availability, PathAvailability
 from lab.scenario.engine import RunResult, ScenarioResult, StepRecord
 from lab.scenario.model import DataSnapshot, Evidence, Verdict
 
@@ -49,6 +51,40 @@ def clean(text: str) -> str:
     return _XML_ILLEGAL.sub("", _ANSI.sub("", text))
 
 
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"
+
+
+def _failed_text(failed: int, failures: Mapping[str, int]) -> str:
+    kinds = ", ".join(f"{kind} ×{count}" for kind, count in failures.items())
+    return f"{failed} failed" + (f" ({kinds})" if kinds else "")
+
+
+def _when(first: float | None, last: float | None) -> str:
+    return "" if first is None else f", failing from {first:.1f}s to {last or first:.1f}s"
+
+
+def availability_short(figures: Availability) -> str:
+    """One cell: `412 req · 0 failed · gap 0.4s`."""
+    return f"{figures.requests} req · {figures.failed} failed · gap {figures.longest_gap_s:.1f}s"
+
+
+def availability_lines(figures: Availability) -> list[str]:
+    """The figures as a human reads them: the totals, then one line per probed path."""
+    head = (f"{figures.requests} requests in {figures.window_s:.1f}s ({figures.rate:g}/s per path), "
+            f"{_failed_text(figures.failed, figures.failures)}, longest gap without a success "
+            f"{figures.longest_gap_s:.1f}s, p95 {_ms(figures.p95_ms)}")
+    if figures.reconnects:
+        head += f", port-forward reopened {figures.reconnects}×"
+
+    def path_line(part: PathAvailability) -> str:
+        return (f"GET {part.path}: {part.requests} requests, {_failed_text(part.failed, part.failures)}"
+                f"{_when(part.first_failure_s, part.last_failure_s)}, longest gap {part.longest_gap_s:.1f}s, "
+                f"p95 {_ms(part.p95_ms)}")
+
+    return [head, *(path_line(part) for part in figures.paths)]
+
+
 def failure_text(record: StepRecord) -> str:
     """Every mismatching field, then the diagnostics: what a deviation shows."""
     parts = [f"{check.what}: expected {check.expected}; observed {check.observed}" for check in record.failed_checks]
@@ -66,6 +102,22 @@ def _evidence(item: Evidence) -> dict[str, Any]:
     return {"kind": item.kind, "source": item.source, "text": clean(item.text), "fields": dict(item.fields)}
 
 
+def _path_figures(part: PathAvailability) -> dict[str, Any]:
+    return {"path": part.path, "requests": part.requests, "failed": part.failed, "failures": dict(part.failures),
+            "longest_gap_s": part.longest_gap_s, "p95_ms": part.p95_ms,
+            "first_failure_s": part.first_failure_s, "last_failure_s": part.last_failure_s}
+
+
+def _availability(figures: Availability | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    return {"window_s": figures.window_s, "rate_per_path": figures.rate, "requests": figures.requests,
+            "failed": figures.failed, "failures": dict(figures.failures), "longest_gap_s": figures.longest_gap_s,
+            "p95_ms": figures.p95_ms, "first_failure_s": figures.first_failure_s,
+            "last_failure_s": figures.last_failure_s, "reconnects": figures.reconnects,
+            "paths": [_path_figures(part) for part in figures.paths]}
+
+
 def _record(record: StepRecord) -> dict[str, Any]:
     return {
         "phase": record.phase, "number": record.number, "label": record.label, "title": record.title,
@@ -78,6 +130,7 @@ def _record(record: StepRecord) -> dict[str, Any]:
         "data": None if record.data is None else {
             "before": _snapshot(record.data.before), "after": _snapshot(record.data.after),
             "ok": record.data.ok, "note": record.data.note},
+        "availability": _availability(record.availability),
     }
 
 
@@ -107,6 +160,16 @@ _STR, _NUM, _BOOL, _INT = {"type": "string"}, {"type": "number", "minimum": 0}, 
 _EVIDENCE = _object({"kind": _STR, "source": _STR, "text": _STR, "fields": {"type": "object", "additionalProperties": _STR}})
 _SNAPSHOT = {"oneOf": [{"type": "null"}, _object({"rows": {"type": "integer", "minimum": 0}, "checksum": _STR})]}
 _VERDICTS = {"enum": [v.value for v in Verdict]}
+_COUNT = {"type": "integer", "minimum": 0}
+_NUMBER_OR_NULL = {"oneOf": [{"type": "null"}, _NUM]}
+_FAILURES = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}
+_PATH_FIGURES = _object({"path": _STR, "requests": _COUNT, "failed": _COUNT, "failures": _FAILURES,
+                         "longest_gap_s": _NUM, "p95_ms": _NUMBER_OR_NULL, "first_failure_s": _NUMBER_OR_NULL,
+                         "last_failure_s": _NUMBER_OR_NULL})
+_AVAILABILITY = {"oneOf": [{"type": "null"}, _object({
+    "window_s": _NUM, "rate_per_path": _NUM, "requests": _COUNT, "failed": _COUNT, "failures": _FAILURES,
+    "longest_gap_s": _NUM, "p95_ms": _NUMBER_OR_NULL, "first_failure_s": _NUMBER_OR_NULL,
+    "last_failure_s": _NUMBER_OR_NULL, "reconnects": _COUNT, "paths": {"type": "array", "items": _PATH_FIGURES}})]}
 
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -126,6 +189,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "evidence": {"type": "array", "items": _EVIDENCE},
                 "diagnostics": {"type": "array", "items": _EVIDENCE},
                 "data": {"oneOf": [{"type": "null"}, _object({"before": _SNAPSHOT, "after": _SNAPSHOT, "ok": _BOOL, "note": _STR})]},
+                "availability": _AVAILABILITY,
             })},
         })},
     }),
@@ -149,6 +213,16 @@ def _testcase(suite: ET.Element, scenario: ScenarioResult, record: StepRecord) -
         _property(properties, f"evidence.{number}", one_line(item))
     if record.data is not None:
         _property(properties, "employes", record.data.note)
+    if record.availability is not None:
+        figures = record.availability
+        for name, value in (("requests", figures.requests), ("failed", figures.failed),
+                            ("failures", ", ".join(f"{k}={v}" for k, v in figures.failures.items())),
+                            ("longest_gap_s", f"{figures.longest_gap_s:.3f}"),
+                            ("p95_ms", "" if figures.p95_ms is None else f"{figures.p95_ms:.1f}"),
+                            ("window_s", f"{figures.window_s:.3f}")):
+            _property(properties, f"availability.{name}", str(value))
+        for number, line in enumerate(availability_lines(figures)[1:], 1):
+            _property(properties, f"availability.path.{number}", line)
     if record.verdict is Verdict.DEVIATION:
         first = record.failed_checks[0] if record.failed_checks else None
         message = f"{first.what}: expected {first.expected}; observed {first.observed}" if first else "deviation"
@@ -210,11 +284,12 @@ def _scenario_markdown(scenario: ScenarioResult) -> list[str]:
              f"{GLYPH[scenario.verdict]} **{LABEL[scenario.verdict]}** in {duration_text(scenario.duration)}"
              + (f" · stopped: {scenario.stopped}" if scenario.stopped else "")
              + (" · namespace kept" if scenario.kept else ""), "",
-             "| # | step | expectation | verdict | duration | employes rows |",
-             "|---|---|---|---|---|---|"]
+             "| # | step | expectation | verdict | duration | employes rows | availability |",
+             "|---|---|---|---|---|---|---|"]
     for r in scenario.records:
         lines.append(f"| {r.label} | {_cell(r.title)} | {_cell(r.expect)} | {GLYPH[r.verdict]} {LABEL[r.verdict]} | "
-                     f"{duration_text(r.duration)} | {_cell(_rows(r))} |")
+                     f"{duration_text(r.duration)} | {_cell(_rows(r))} | "
+                     f"{availability_short(r.availability) if r.availability else ''} |")
     lines.append("")
     for r in scenario.records:
         if r.phase != "step" and r.verdict is not Verdict.DEVIATION:
@@ -229,6 +304,9 @@ def _scenario_markdown(scenario: ScenarioResult) -> list[str]:
             lines.append(f"- {'✓' if check.ok else '✗'} **{_cell(check.what)}** — expected {_cell(check.expected)}; observed {_cell(check.observed)}")
         if r.checks:
             lines.append("")
+        if r.availability is not None:
+            first, *paths = availability_lines(r.availability)
+            lines += [f"Availability: {_cell(first)}", "", *(f"- {_cell(line)}" for line in paths), ""]
         for item in r.evidence:
             lines += [f"Evidence — {item.kind} `{item.source}`:", "", _fence(excerpt(item.text)), ""]
         for item in r.diagnostics:

@@ -23,7 +23,7 @@ import pytest
 
 from lab.config import REPO_ROOT, load_config
 from lab.runner import Runner
-from lab.scenario import AllOf, Fails, Hangs, Satisfies, Scenario, Verdict
+from lab.scenario import AllOf, Fails, Hangs, Outage, Satisfies, Scenario, Verdict
 from lab.scenario.engine import Engine, RunOptions
 from lab.scenario.live import LiveContext, LiveContextFactory
 from lab.scenario.model import Expectation
@@ -39,7 +39,7 @@ JOBS = 3  # 2 cores: one more than the CPUs (the lab's default there), named so 
 
 def expected_verdict(expectation: Expectation) -> Verdict:
     """What a step must end with: the seed's failure reproduced, or passed."""
-    if isinstance(expectation, (Fails, Hangs)):
+    if isinstance(expectation, (Fails, Hangs, Outage)):
         return Verdict.REPRODUCED
     if isinstance(expectation, Satisfies):
         return Verdict.REPRODUCED if expectation.reproduces_failure else Verdict.PASSED

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lab.app import HttpAnswer, PollCount
+from lab.app import HttpAnswer
 from lab.helm import HelmRun
 from lab.kube import Crash, JobState, PodState
 from lab.scenario import ActionResult, DataSnapshot, Evidence, Health
@@ -155,17 +155,10 @@ class FakeDatabases:
 class FakeApp:
     status: int = 201
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
-    poll: PollCount = field(default_factory=lambda: PollCount(40, []))
 
     def request(self, method: str, path: str, body: Any = None, *, port: int = 8080) -> HttpAnswer:
         self.requests.append((method, path, body))
         return HttpAnswer(self.status, '{"content": []}')
-
-    def poller(self) -> AbstractContextManager[PollCount]:
-        @contextmanager
-        def polling() -> Iterator[PollCount]:
-            yield self.poll
-        return polling()
 
 
 @dataclass
@@ -319,16 +312,15 @@ def test_reset_schema_judges_an_empty_public_schema() -> None:
     assert judged.checks[-1].ok is False and judged.checks[-1].observed == "schema_migrations"
 
 
-def test_upgrade_while_polling_compares_pods_replicasets_history_and_answers() -> None:
+def test_redeploy_unchanged_compares_pods_replicasets_and_history() -> None:
     history = ["1|1|initial schema|SQL|V1__initial_schema.sql|rhdemo|t"]
     ops = FakeOps(workloads=FakeWorkloads(pod_list={"rhdemo-app": [pod("rhdemo-app-1", uid="u1")]}),
                   db=FakeDatabases({schema.TABLES_SQL: ["employes", "flyway_schema_history"],
-                                    schema.HISTORY_PER_VERSION_SQL: ["1|1"], schema.HISTORY_SQL: history}),
-                  app=FakeApp(poll=PollCount(40, ["api/employes?size=5: HTTP 503"])))
-    result = schema.upgrade_while_polling({})(ops)
+                                    schema.HISTORY_PER_VERSION_SQL: ["1|1"], schema.HISTORY_SQL: history}))
+    result = schema.redeploy_unchanged({})(ops)
     verdicts = {e.fields["check"]: e.fields["ok"] for e in result.evidence if e.kind == VERDICT}
-    assert verdicts == {"same pods": "true", "same replicasets": "true", "no new migration": "true",
-                        "answers throughout": "false"}
+    # whether the app answered throughout is the engine's probe (Available()), not the operation's
+    assert verdicts == {"same pods": "true", "same replicasets": "true", "no new migration": "true"}
     assert "wait_pods_ready rhdemo-app 120" in ops.workloads.calls
 
 
@@ -348,3 +340,34 @@ def test_the_two_evidence_checks_have_distinct_names_and_meanings() -> None:
     assert evidence_contains("Curie", "telephone present").judge(ctx, outcome).checks[-1].ok
     assert not excerpt_shows("Curie", kinds=(SQL,)).judge(ctx, outcome).checks[-1].ok
     assert excerpt_shows("telephone", kinds=(SQL,)).judge(ctx, outcome).checks[-1].observed == "psql: telephone present"
+
+
+def test_wait_for_login_waits_until_the_rotation_reaches_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Rotating(FakeDatabases):
+        def can_login(self, database: str, user: str, password: str) -> tuple[bool, str]:
+            self.queries.append("login")
+            if len(self.queries) >= 3:  # the sidecar applied the Secret on the third look
+                self.logins[password] = True
+            return super().can_login(database, user, password)
+
+    monkeypatch.setattr(db, "LOGIN_POLL_INTERVAL", 0.0)
+    ops = FakeOps(db=Rotating())
+    result = db.wait_for_login("rhdemo", "rhdemo", Password("D"))(ops)
+    assert result.ok and ops.db.queries == ["login"] * 3
+    assert "<password-D>" in result.summary and ops.mask(result.summary) == result.summary
+
+
+def test_wait_for_login_times_out_with_the_servers_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "LOGIN_POLL_INTERVAL", 0.0)
+    ops = FakeOps(step_timeout=RESERVE.poll + 0.05)
+    result = db.wait_for_login("rhdemo", "rhdemo", Password("D"))(ops)
+    assert result.timed_out and 'password authentication failed for user "rhdemo"' in result.evidence[0].text
+
+
+def test_terminate_backends_cuts_the_roles_connections_but_not_its_own() -> None:
+    ops = FakeOps()
+    query = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE usename = 'rhdemo' AND datname = 'rhdemo' AND pid <> pg_backend_pid()")
+    ops.db.answers[query] = ["3"]
+    result = db.terminate_backends("rhdemo", "rhdemo")(ops)
+    assert ops.db.queries == [query] and result.summary == "3 connection(s) of rhdemo terminated"

@@ -2,9 +2,10 @@
 (spring.datasource.hikari.connection-timeout, 30000 ms by default) for a connection, then gets
 `Connection is not available, request timed out after …ms (total=…, active=…, idle=…, waiting=…)`
 caused by the last failure to connect; an idle connection is validated before it is lent out and
-dropped with Hikari's warning when the server closed it; new connections are attempted again every
-few hundred milliseconds, so the pool is back within a fraction of a second once the database or
-the password is back (no growing back-off)."""
+dropped with Hikari's warning when the server closed it; new connections are attempted one at a
+time for the whole pool (Hikari's single connection adder), again every few hundred milliseconds
+after a failure, so the pool is back within a fraction of a second once the database or the password
+is back (no growing back-off), and waiting borrowers never multiply the logins."""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ class HikariPool:
     _waiting: int = 0
     _closed: bool = False
     _failing_since: float | None = None
+    _adding: bool = False           # a connection attempt is under way
+    _last_attempt: float = 0.0
     last_failure: psycopg.Error | None = None
 
     @property
@@ -124,17 +127,13 @@ class HikariPool:
                              logs.current_thread())
                     await _close_quietly(idle.conn)
                 remaining = deadline - time.monotonic()
-                if self.total < self.maximum_pool_size and remaining > 0:
-                    try:
-                        conn = await self._open(remaining)
-                    except psycopg.Error as exc:
-                        self.last_failure = exc
-                        self._connection_failed(exc)
-                    else:
-                        self.last_failure = None
-                        self._failing_since = None
+                if remaining > 0:
+                    conn = await self._add_connection(remaining)
+                    if conn is not None:
                         self._active += 1
                         return conn
+                    if self._idle:
+                        continue  # given back (or added) while this borrower waited
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     elapsed = int((time.monotonic() - started) * 1000)
@@ -145,6 +144,28 @@ class HikariPool:
                 await asyncio.sleep(min(RETRY_SECONDS, remaining))
         finally:
             self._waiting -= 1
+
+    async def _add_connection(self, remaining: float) -> psycopg.AsyncConnection[Any] | None:
+        """Hikari's connection adder: ONE attempt at a time for the whole pool, the next one no sooner
+        than RETRY_SECONDS after a failure, however many borrowers wait (a borrower per attempt would
+        send the server a login storm: hundreds a second under load)."""
+        if self._adding or self.total >= self.maximum_pool_size:
+            return None
+        if self.last_failure is not None and time.monotonic() - self._last_attempt < RETRY_SECONDS:
+            return None
+        self._adding = True
+        self._last_attempt = time.monotonic()
+        try:
+            conn = await self._open(remaining)
+        except psycopg.Error as exc:
+            self.last_failure = exc
+            self._connection_failed(exc)
+            return None
+        finally:
+            self._adding = False
+        self.last_failure = None
+        self._failing_since = None
+        return conn
 
     def _connection_failed(self, exc: psycopg.Error) -> None:
         now = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -198,6 +199,62 @@ def test_readiness_includes_db_when_configured(stubs: StubRunner, http: httpx.Cl
         assert http.get(f"{stub.management}/actuator/health/readiness").status_code == 503
     finally:
         _lock_out(pg_server, pg_database, login=True)
+
+
+def _set_password(pg_server: PgServer, user: str, password: str, *, terminate: bool) -> None:
+    with pg_server.admin() as conn:
+        conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            psycopg.sql.Identifier(user), psycopg.sql.Literal(password)))
+        if terminate:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (user,))
+
+
+def _refused_logins(pg_server: PgServer, user: str) -> int:
+    """The server's own count: one FATAL line in its log per refused login."""
+    log = (pg_server.datadir.parent / "server.log").read_text(errors="replace")
+    return log.count(f'password authentication failed for user "{user}"')
+
+
+@pytest.mark.parametrize("readiness_group", ["", "readinessState,db"])
+def test_password_rotated_and_connections_cut_while_running(stubs: StubRunner, http: httpx.Client, pg_server: PgServer,
+                                                            pg_database: dict[str, str], readiness_group: str) -> None:
+    """The rotate-password window as the app lives it: the role's password changes under the running
+    app and its connections are cut (a database restart, a network blip). Hikari warns about the dead
+    connection, every borrower waits connection-timeout then fails with the server's refusal, health/db
+    is DOWN, readiness follows its group; and however many requests wait, the pool tries ONE login at a
+    time (Hikari's single connection adder), not one per waiting request."""
+    user = pg_database["user"]
+    stub = stubs.run_started(SPRING_DATASOURCE_HIKARI_CONNECTION_TIMEOUT="2000",
+                             MANAGEMENT_ENDPOINT_HEALTH_GROUP_READINESS_INCLUDE=readiness_group or None)
+    assert http.get(f"{stub.api}/api/employes").status_code == 200
+    time.sleep(0.6)  # the pooled connection is idle past Hikari's 500 ms: validated before its next use
+    _set_password(pg_server, user, "rotated-Passw0rd", terminate=True)
+    try:
+        refused_before = _refused_logins(pg_server, user)
+        started = time.monotonic()
+        with httpx.Client(timeout=15) as client, ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(lambda _: client.get(f"{stub.api}/api/employes").status_code, range(20)))
+        waited = time.monotonic() - started
+        assert answers == [500] * 20
+        assert 1.9 <= waited < 6  # each waited the pool's connection-timeout (2 s), all at once
+        refused = _refused_logins(pg_server, user) - refused_before
+        assert 1 <= refused <= waited / 0.25 + 2, f"{refused} logins in {waited:.1f}s for 20 waiting requests"
+        assert "HikariPool-1 - Failed to validate connection" in stub.output
+        assert f'FATAL: password authentication failed for user "{user}"' in stub.output
+        assert "Connection is not available, request timed out after" in stub.output
+        started = time.monotonic()
+        assert http.get(f"{stub.management}/actuator/health/db").status_code == 503
+        assert time.monotonic() - started >= 1.9
+        readiness = http.get(f"{stub.management}/actuator/health/readiness", timeout=15).status_code
+        assert readiness == (503 if readiness_group else 200)
+        assert http.get(f"{stub.management}/actuator/health/liveness").status_code == 200
+    finally:
+        _set_password(pg_server, user, pg_database["password"], terminate=False)
+    deadline = time.monotonic() + 3  # the old password back: the pool is back at once
+    while http.get(f"{stub.api}/api/employes", timeout=15).status_code != 200:
+        assert time.monotonic() < deadline, "the API did not come back"
+        time.sleep(0.1)
+    assert pg_database["password"] not in stub.output
 
 
 def test_probes_disabled_means_no_groups(stubs: StubRunner, http: httpx.Client) -> None:
