@@ -8,17 +8,23 @@ reports a state per part — the same `StepStatus` data `lab up` reports."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lab.config import LOCAL_IMAGE_PREFIX, REPO_ROOT, LabConfig
+from lab import images as images_mod
+from lab.config import DEFAULT, LOCAL_IMAGE_PREFIX, REPO_ROOT, ImageSet, LabConfig
 from lab.errors import ConfigError
 from lab.images import extra_ca_pem
+from lab.remembered import ResolvedSettings
 from lab.runner import Runner
 from lab.stack.status import State, StepStatus
+
+NO_REGISTRY = "no registry answers"  # where the registry-free defaults came from (shown, and remembered)
 
 BUILDERS_DIR = REPO_ROOT / ".ci" / "lib"
 VERSIONS_FILE = REPO_ROOT / ".ci" / "versions.env"
@@ -112,3 +118,43 @@ def _builder_env(config: LabConfig, scratch: Path) -> dict[str, str]:
             ca_file.write_text(extra, encoding="utf-8")
             env["RHDEMO_LAB_EXTRA_CA_FILE"] = str(ca_file)
     return env
+
+
+@dataclass(frozen=True)
+class RegistryFree:
+    """The settings `lab up` uses when no container registry answers and none was chosen."""
+
+    settings: ResolvedSettings   # image set local, the local node image
+    reason: str                  # the registry that did not answer, and how
+    to_build: tuple[Part, ...]   # what is not in Docker yet, with what it needs (built before `up`)
+
+
+def registry_free_defaults(settings: ResolvedSettings, runner: Runner, docker_client: Callable[[], Any],
+                           probe: images_mod.PullProbe | None = None) -> RegistryFree | None:
+    """Defaults that work wherever they can: when neither the image set nor the node image was chosen
+    (flag, environment, config file, remembered) and kind's default node image is neither in Docker nor
+    pullable because its registry does not answer, the registry-free set instead. None otherwise."""
+    config, origins = settings.config, settings.resolved.origins
+    if not config.uses_kind or origins["image_set"] != DEFAULT or origins["node_image"] != DEFAULT:
+        return None
+    kind = runner.which("kind")
+    default_node = images_mod.kind_default_node_image(Path(kind)) if kind else None
+    if default_node is None:
+        return None
+    builder = images_mod.ImageBuilder(docker_client())
+    if builder.image_id(default_node):
+        return None
+    probe = probe or images_mod.PullProbe(images_mod.docker_client(timeout=images_mod.PROBE_SECONDS))
+    pull = probe.check(default_node)
+    if pull.pullable or pull.answered:
+        return None  # a registry answers: its own errors are the user's to see
+    local = dataclasses.replace(config, image_set=ImageSet("local"), node_image=local_node_image())
+    chosen = {**origins, "image_set": NO_REGISTRY, "node_image": NO_REGISTRY}
+    resolved = dataclasses.replace(settings.resolved, config=local, origins=chosen)
+    missing = []
+    if builder.image_id(local_node_image()) is None:
+        missing.append("node-image")
+    if any(builder.image_id(reference) is None for reference in images_mod.local_images_required(local)):
+        missing.append("images")
+    return RegistryFree(dataclasses.replace(settings, resolved=resolved), pull.reason,
+                        tuple(plan(missing)) if missing else ())

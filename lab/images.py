@@ -311,6 +311,7 @@ class PullCheck:
     reference: str
     pullable: bool
     reason: str = ""  # why not
+    answered: bool = True  # False: the registry did not answer at all (no registry reachable from here)
 
 
 # The Docker engine's words for "could not reach the registry at all" (vs. "it answered: no such image").
@@ -334,7 +335,7 @@ class PullProbe:
 
         host = registry_host(reference)
         if host in self._silent:
-            return PullCheck(reference, False, self._silent[host])
+            return PullCheck(reference, False, self._silent[host], answered=False)
         try:
             self.docker.api.inspect_distribution(reference)
             return PullCheck(reference, True)
@@ -342,11 +343,11 @@ class PullProbe:
             text = str(exc.explanation or exc)
             if _UNREACHABLE.search(text):
                 self._silent[host] = f"registry {host} does not answer ({_short_text(text)})"
-                return PullCheck(reference, False, self._silent[host])
+                return PullCheck(reference, False, self._silent[host], answered=False)
             return PullCheck(reference, False, f"registry {host} answered: {_short_text(text)}")
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
             self._silent[host] = f"registry {host} did not answer in time"
-            return PullCheck(reference, False, self._silent[host])
+            return PullCheck(reference, False, self._silent[host], answered=False)
 
 
 def _short_text(text: str) -> str:

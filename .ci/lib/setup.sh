@@ -34,5 +34,6 @@ setup_phases() {
   phase "node image" lab build --verbose node-image
   phase "image set" lab build --verbose images
   stack_started=1
-  phase "stack up" lab up --image-set local --node-image "$LOCAL_IMAGE_PREFIX/kind-node:$KUBERNETES_VERSION"
+  # No image flags: with no registry answering, `lab up` picks the registry-free set itself (remembered).
+  phase "stack up" lab up
 }

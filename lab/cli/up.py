@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
-from lab.cli.application import CLUSTER, IMAGES, RELEASE, Application, command_class
+from lab import build as build_mod
+from lab import images as images_mod
 from lab import remembered
+from lab.cli.application import CLUSTER, IMAGES, RELEASE, Application, command_class
 from lab.cli.progress import RichProgress, render_recorded, render_up
 from lab.stack import Stack
 
@@ -18,10 +20,21 @@ def up(ctx: typer.Context,
     lab = Application.of(ctx)
     settings = lab.resolved
     settings.check_for_up()
+    progress = RichProgress(lab.console, lab.settings.verbose)
+    fallback = build_mod.registry_free_defaults(settings, lab.runner, images_mod.docker_client)
+    if fallback is not None:
+        settings = fallback.settings
+        lab.console.print(f"no container registry answers — {fallback.reason}: using the registry-free set "
+                          f"(image set local, node image {settings.config.node_image}), built here from package "
+                          f"registries and cached (`lab build`)", markup=False, soft_wrap=True)
+        try:
+            for status in build_mod.build(settings.config, lab.runner, fallback.to_build, on_line=progress.output):
+                progress.step(status)
+        finally:
+            progress.close()
     config = settings.config
     origin = settings.resolved.origins["image_set"]
     lab.console.print(f"lab up: image set [bold]{config.image_set}[/] ({origin}), app {config.app_release}")
-    progress = RichProgress(lab.console, lab.settings.verbose)
     recorded: list[remembered.Recorded] = []
     try:
         result = Stack(config, lab.runner, progress).up(

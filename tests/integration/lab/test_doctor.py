@@ -132,3 +132,23 @@ def test_a_package_index_behind_an_unknown_ca_needs_that_ca(inspecting_proxy_lik
     assert untrusted.detail.startswith("localhost's certificate is signed neither by the public CAs (")
     assert untrusted.fix is not None and untrusted.fix.startswith("pass its CA certificate: `--ca-cert /path/to/proxy-ca.pem`")
     assert check_package_index(LabConfig(ca_cert=ca), url=url).ok
+
+
+def test_nothing_chosen_and_no_registry_means_the_registry_free_set(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """With no image set nor node image chosen, doctor checks what `lab up` will use: on a machine where no
+    registry answers (this project's CI), the registry-free set, said in one line; elsewhere kind's default."""
+    from lab.images import PullProbe, docker_client
+
+    answers = PullProbe(docker_client(timeout=8)).check("kindest/node:v1.34.0").answered
+    cwd = tmp_path_factory.mktemp("doctor-cwd")
+    env = {key: value for key, value in os.environ.items() if key not in ("RHDEMO_LAB_IMAGE_SET", "RHDEMO_LAB_NODE_IMAGE", "RHDEMO_LAB_CONFIG")}
+    env.update({"COLUMNS": "200", "NO_COLOR": "1", "RHDEMO_LAB_STATE_DIR": str(cwd / "state")})
+    result = subprocess.run([sys.executable, "-m", "lab", "doctor"], capture_output=True, text=True, env=env, cwd=cwd, timeout=180)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    if answers:
+        assert "no container registry answers" not in output, output
+    else:
+        assert "note no container registry answers — registry docker.io" in output, output
+        assert "`lab up` uses the registry-free set (image set local, node image localhost/rhdemo-lab/kind-node:" in output
+        assert "localhost/rhdemo-lab/kind-node:" in next(line for line in output.splitlines() if " node image " in line)
