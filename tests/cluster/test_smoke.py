@@ -164,7 +164,9 @@ def test_privileged_pod_starts(cluster: Cluster, namespace: str, smoke_image: st
 def test_pod_with_negative_oom_score_adj_starts(cluster: Cluster, namespace: str, smoke_image: str) -> None:
     # Guaranteed QoS: kubelet asks for oom_score_adj -997, which needs CAP_SYS_RESOURCE that these
     # machines lack; containerd's restrict_oom_score_adj clamps it instead of failing the pod.
-    resources = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}}
+    # A tenth of a core, not 10m: under a 1 ms per 100 ms CFS quota runc's own set-up process, which runs in
+    # the container's cgroup, could not reach the freezer in time on a loaded node (CI: "unable to freeze").
+    resources = {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
     apply(cluster, namespace, pod("guaranteed", smoke_image, "cat /proc/self/oom_score_adj",
                                   container={"resources": resources}))
     obj = wait_phase(cluster, namespace, "guaranteed", "Succeeded")
