@@ -27,7 +27,6 @@ from lab.stack.status import State, StepStatus
 NO_REGISTRY = "no registry answers"  # where the registry-free defaults came from (shown, and remembered)
 
 BUILDERS_DIR = REPO_ROOT / ".ci" / "lib"
-VERSIONS_FILE = REPO_ROOT / ".ci" / "versions.env"
 
 
 @dataclass(frozen=True)
@@ -45,21 +44,6 @@ PARTS = (
     Part("images", "build-images.sh", (), "the chart's local image set (PostgreSQL, Flyway, Keycloak, the stub's base)"),
 )
 _BY_NAME = {part.name: part for part in PARTS}
-
-
-def pinned_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
-    """The builders' pinned versions (`NAME=value` lines of .ci/versions.env)."""
-    versions = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name, sep, value = line.partition("=")
-        if sep and name.strip() and not name.lstrip().startswith("#"):
-            versions[name.strip()] = value.strip().strip("\"'")
-    return versions
-
-
-def local_node_image() -> str:
-    """The node image `build` makes: kind's node for the pinned Kubernetes version, under the local prefix."""
-    return f"{LOCAL_IMAGE_PREFIX}/kind-node:{pinned_versions()['KUBERNETES_VERSION']}"
 
 
 def plan(names: Iterable[str]) -> list[Part]:
@@ -148,11 +132,11 @@ def registry_free_defaults(settings: ResolvedSettings, runner: Runner, docker_cl
     pull = probe.check(default_node)
     if pull.pullable or pull.answered:
         return None  # a registry answers: its own errors are the user's to see
-    local = dataclasses.replace(config, image_set=ImageSet("local"), node_image=local_node_image())
+    local = dataclasses.replace(config, image_set=ImageSet("local"), node_image=images_mod.REGISTRY_FREE_NODE_IMAGE)
     chosen = {**origins, "image_set": NO_REGISTRY, "node_image": NO_REGISTRY}
     resolved = dataclasses.replace(settings.resolved, config=local, origins=chosen)
     missing = []
-    if builder.image_id(local_node_image()) is None:
+    if builder.image_id(images_mod.REGISTRY_FREE_NODE_IMAGE) is None:
         missing.append("node-image")
     if any(builder.image_id(reference) is None for reference in images_mod.local_images_required(local)):
         missing.append("images")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lab import build as build_mod
+from lab import images as images_mod
 from lab.cli.application import CLUSTER, IMAGES, Application, command_class
 from lab.cli.progress import RichProgress
 
@@ -26,7 +27,7 @@ def build(ctx: typer.Context,
     finally:
         progress.close()
     lab.console.print(f"[bold green]built[/]: {', '.join(part.name for part in plan)} — then "
-                      f"`lab up --image-set local --node-image {build_mod.local_node_image()}`", soft_wrap=True)
+                      f"`lab up --image-set local --node-image {images_mod.REGISTRY_FREE_NODE_IMAGE}`", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

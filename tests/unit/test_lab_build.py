@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.build import PARTS, build, local_node_image, pinned_versions, plan
+from lab.build import PARTS, build, plan
 from lab.config import LabConfig
 from lab.errors import ConfigError
 from lab.runner import CommandError, Runner
@@ -20,10 +20,6 @@ def test_a_part_brings_what_it_needs_in_build_order() -> None:
     assert [p.name for p in plan([])] == [p.name for p in PARTS]
     with pytest.raises(ConfigError, match="unknown build part 'node'"):
         plan(["node"])
-
-
-def test_the_local_node_image_follows_the_pinned_kubernetes_version() -> None:
-    assert local_node_image() == f"localhost/rhdemo-lab/kind-node:{pinned_versions()['KUBERNETES_VERSION']}"
 
 
 def _builders(directory: Path, **scripts: str) -> Path:

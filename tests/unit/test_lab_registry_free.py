@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from lab.build import NO_REGISTRY, local_node_image, registry_free_defaults
-from lab.images import PullCheck, local_images_required
+from lab.build import NO_REGISTRY, registry_free_defaults
+from lab.images import REGISTRY_FREE_NODE_IMAGE, PullCheck, local_images_required
 from lab.remembered import load_settings
 from lab.runner import Runner
 
@@ -63,12 +63,12 @@ def test_nothing_chosen_and_no_registry_gives_the_registry_free_set_and_what_to_
     fallback = registry_free_defaults(settings(tmp_path), Runner(tool_dirs=(kind_dir,)), docker(set()), FakeProbe(answered=False))
     assert fallback is not None
     config = fallback.settings.config
-    assert (str(config.image_set), config.node_image) == ("local", local_node_image())
+    assert (str(config.image_set), config.node_image) == ("local", REGISTRY_FREE_NODE_IMAGE)
     assert fallback.settings.resolved.origins["image_set"] == NO_REGISTRY == fallback.settings.resolved.origins["node_image"]
     assert "does not answer" in fallback.reason
     assert [part.name for part in fallback.to_build] == ["kubernetes", "go-tools", "node-image", "images"]
 
-    built = {local_node_image(), *local_images_required(config)}
+    built = {REGISTRY_FREE_NODE_IMAGE, *local_images_required(config)}
     nothing_missing = registry_free_defaults(settings(tmp_path), Runner(tool_dirs=(kind_dir,)), docker(built), FakeProbe(False))
     assert nothing_missing is not None and nothing_missing.to_build == ()
 
