@@ -405,18 +405,24 @@ sys.exit(1)
 '''
 
 
+def _probe_through_fake_kubectl(app_server: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AvailabilityProbe:
+    """A probe whose kubectl is FAKE_KUBECTL: touching tmp_path/"kill" ends it, tmp_path/"stale" makes it
+    close every connection; each invocation is a line of tmp_path/"calls"."""
+    script = tmp_path / "kubectl"
+    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=tmp_path / "kill", stale=tmp_path / "stale",
+                                          calls=tmp_path / "calls", backend=app_server))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    return AvailabilityProbe(Kubectl(Runner(), "kind-x", "rhdemo-x"), "service/rhdemo-app", rate=10, request_timeout=0.5)
+
+
 def test_the_probe_through_a_kubectl_process_that_loses_its_pod(app_server: int, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The probe and `Kubectl.port_forwards` together, kubectl faked at the process boundary: one
     process forwards both ports; when it exits (its pod gone) the probe counts `unreachable`
     requests, opens a new one, and the app answers again."""
     kill, calls = tmp_path / "kill", tmp_path / "calls"
-    script = tmp_path / "kubectl"
-    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=kill, stale=tmp_path / "stale", calls=calls,
-                                          backend=app_server))
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    probe = AvailabilityProbe(Kubectl(Runner(), "kind-x", "rhdemo-x"), "service/rhdemo-app", rate=10, request_timeout=0.5)
+    probe = _probe_through_fake_kubectl(app_server, tmp_path, monkeypatch)
     with probe:
         time.sleep(0.6)
         kill.touch()
@@ -436,12 +442,7 @@ def test_a_kubectl_that_outlives_its_pod_is_replaced(app_server: int, tmp_path: 
     """Older kubectl versions keep running after their pod is gone, closing every connection: after
     STALE_AFTER such requests in a row the probe opens a new port-forward (the Service picks a live pod)."""
     stale, calls = tmp_path / "stale", tmp_path / "calls"
-    script = tmp_path / "kubectl"
-    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=tmp_path / "kill", stale=stale, calls=calls,
-                                          backend=app_server))
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    probe = AvailabilityProbe(Kubectl(Runner(), "kind-x", "rhdemo-x"), "service/rhdemo-app", rate=10, request_timeout=0.5)
+    probe = _probe_through_fake_kubectl(app_server, tmp_path, monkeypatch)
     with probe:
         time.sleep(0.5)
         stale.touch()

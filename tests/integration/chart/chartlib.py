@@ -8,7 +8,8 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,13 @@ def shell_script(c: dict[str, Any]) -> str:
 def secret_value(docs: list[dict[str, Any]], name: str, key: str) -> str:
     import base64
     return base64.b64decode(find(docs, "Secret", name)["data"][key]).decode()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Polls `predicate` every 0.2 s; whether it held within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False

@@ -14,13 +14,14 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.integration.chart.chartlib import Helm, container, find, render, shell_script
+from tests.integration.chart.chartlib import Helm, container, find, render, shell_script, wait_for
 from tests.integration.chart.scriptrun import container_env, run_script, start_script
 from tests.pgserver import PgServer, free_port, start_server
 
@@ -106,15 +107,6 @@ def _one(server: PgServer, sql: str, *params: Any, dbname: str = "postgres") -> 
     return row[0]
 
 
-def _wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_the_app_role_is_not_a_superuser_and_owns_its_database_and_tables(first_start: FirstStart) -> None:
     server = first_start.server
     assert first_start.env["POSTGRES_USER"] == "postgres" and first_start.env["APP_ROLE"] == "rhdemo"
@@ -188,16 +180,35 @@ def _stop(process: subprocess.Popen[str]) -> str:
     return process.communicate(timeout=10)[0]
 
 
+def _sync_until_login(docs: list[dict[str, Any]], server: PgServer, tmp_path: Path, role: str = "rhdemo",
+                      dbname: str = "rhdemo") -> tuple[bool, str]:
+    """Runs the sidecar with the Secret at B until `role` logs in with B (20 s at most) and a check more;
+    whether it did, and what the sidecar printed."""
+    sidecar = _sidecar(docs, server, tmp_path, PASSWORD_B)
+    try:
+        synced = wait_for(lambda: _login(server, role, PASSWORD_B, dbname) == "", 20)
+        time.sleep(1)
+    finally:
+        output = _stop(sidecar)
+    return synced, output
+
+
+@contextmanager
+def _own_server(**settings: Any) -> Iterator[PgServer]:
+    """A server of its own, for a test that initialises it unlike the session's."""
+    server = start_server(**settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.datadir.parent, ignore_errors=True)
+
+
 def test_rotation_through_the_socket_keeps_the_app_role_unprivileged(first_start: FirstStart) -> None:
     server = first_start.server
     # Problem 1 as in the seed: the Secret now says B, the role still has A.
     assert 'password authentication failed for user "rhdemo"' in _login(server, "rhdemo", PASSWORD_B)
-    sidecar = _sidecar(first_start.docs, server, first_start.tmp_path, PASSWORD_B)
-    try:
-        rotated = _wait_for(lambda: _login(server, "rhdemo", PASSWORD_B) == "", 20)
-        time.sleep(1)
-    finally:
-        output = _stop(sidecar)
+    rotated, output = _sync_until_login(first_start.docs, server, first_start.tmp_path)
     assert rotated, output
     assert "✅ mot de passe du rôle rhdemo synchronisé avec le Secret (connexion vérifiée)" in output
     assert "SUPERUSER" not in output and "créé" not in output  # nothing to fix on a chart-made PGDATA
@@ -217,12 +228,7 @@ def test_the_sync_demotes_an_app_role_that_is_a_superuser_and_gives_it_its_datab
         conn.execute(f"CREATE DATABASE {role}")  # owned by postgres
     docs = render(helm3, {"passwordSync.mode": "robust", "postgresql-rhdemo.database.user": role,
                           "postgresql-rhdemo.database.name": role})
-    sidecar = _sidecar(docs, pg_server, tmp_path, PASSWORD_B)
-    try:
-        synced = _wait_for(lambda: _login(pg_server, role, PASSWORD_B, role) == "", 20)
-        time.sleep(1)
-    finally:
-        output = _stop(sidecar)
+    synced, output = _sync_until_login(docs, pg_server, tmp_path, role, role)
     assert synced, output
     assert f"rôle {role} : SUPERUSER retiré" in output
     assert f"base {role} : propriétaire {role}" in output
@@ -234,35 +240,24 @@ def test_a_pgdata_of_the_old_chart_keeps_its_superuser_app_role_and_says_so(helm
     """Initialised by the chart before this change: POSTGRES_USER was the app role, so `rhdemo` is initdb's
     bootstrap superuser, which PostgreSQL refuses to demote, and there is no `postgres` role. The sync
     creates `postgres` (so the pod's socket tools work), says `rhdemo` stays a superuser, and rotates."""
-    server = start_server(superuser="rhdemo")
-    try:
+    with _own_server(superuser="rhdemo") as server:
         with server.admin() as conn:
             conn.execute("SET password_encryption = 'scram-sha-256'")
             conn.execute("ALTER ROLE rhdemo PASSWORD 'A-old'")
             conn.execute("CREATE DATABASE rhdemo")
-        docs = render(helm3, {"passwordSync.mode": "robust"})
-        sidecar = _sidecar(docs, server, tmp_path, PASSWORD_B)
-        try:
-            synced = _wait_for(lambda: _login(server, "rhdemo", PASSWORD_B) == "", 20)
-            time.sleep(1)
-        finally:
-            output = _stop(sidecar)
+        synced, output = _sync_until_login(render(helm3, {"passwordSync.mode": "robust"}), server, tmp_path)
         assert synced, output
         assert "superutilisateur postgres créé" in output
         assert "le rôle rhdemo est le superutilisateur d'initdb de ce PGDATA" in output
         assert _one(server, "SELECT rolsuper FROM pg_roles WHERE rolname = 'postgres'") is True
         assert _one(server, "SELECT rolsuper FROM pg_roles WHERE rolname = 'rhdemo'") is True
-    finally:
-        server.stop()
-        shutil.rmtree(server.datadir.parent, ignore_errors=True)
 
 
 def test_the_sync_waits_while_the_init_scripts_run(helm3: Helm, tmp_path: Path) -> None:
     """The database pod's first start: the entrypoint's temporary server listens on the shared socket only
     while the init scripts run. Creating the app role then would make the chart's init script fail
     (CREATE ROLE of an existing role) and abort the first start: the sync waits for the real server."""
-    server = start_server(listen_addresses="")
-    try:
+    with _own_server(listen_addresses="") as server:
         with server.admin() as conn:
             conn.execute("CREATE DATABASE rhdemo")
         docs = render(helm3, {"passwordSync.mode": "robust"})
@@ -274,6 +269,3 @@ def test_the_sync_waits_while_the_init_scripts_run(helm3: Helm, tmp_path: Path) 
         assert output.count("initialisation de PGDATA en cours") == 1, output
         assert _one(server, "SELECT count(*) FROM pg_roles WHERE rolname = 'rhdemo'") == 0
         assert "synchronisé" not in output
-    finally:
-        server.stop()
-        shutil.rmtree(server.datadir.parent, ignore_errors=True)

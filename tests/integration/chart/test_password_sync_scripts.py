@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.chart.chartlib import Helm, container, find, render, shell_script
+from tests.integration.chart.chartlib import Helm, container, find, render, shell_script, wait_for
 from tests.integration.chart.scriptrun import (
     ProcessListSampler, container_env, run_script, start_script,
 )
@@ -104,15 +104,6 @@ def _write_secret_file(path: Path, secret: str) -> None:
     staging.replace(path)
 
 
-def _wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_the_process_list_sampler_sees_short_lived_command_lines() -> None:
     """Control for the 'absent from the process list' checks below: the sampler does see argv."""
     with ProcessListSampler() as sampler:
@@ -152,7 +143,7 @@ def test_robust_sync_applies_the_rotated_secret_without_the_old_password(
             # A second rotation while it runs: the kubelet rewrites the mounted file in place.
             third_password = new_password + "-C"
             _write_secret_file(password_file, third_password)
-            rotated_again = _wait_for(lambda: _can_login(pg_server, db["user"], third_password, db["name"]), 15)
+            rotated_again = wait_for(lambda: _can_login(pg_server, db["user"], third_password, db["name"]), 15)
             time.sleep(2)  # the sidecar logs its success after its own login check
         finally:
             sidecar.terminate()
@@ -230,7 +221,7 @@ def test_robust_sync_failure_does_not_log_the_statement(
     blocker.execute(psycopg.sql.SQL("ALTER ROLE {} CONNECTION LIMIT 50").format(psycopg.sql.Identifier(db["user"])))
     try:
         sidecar = start_script(script, env)
-        failed = _wait_for(lambda: "canceling statement due to lock timeout" in _server_log(pg_server)[log_before:], 30)
+        failed = wait_for(lambda: "canceling statement due to lock timeout" in _server_log(pg_server)[log_before:], 30)
         sidecar.terminate()
         output = sidecar.communicate(timeout=10)[0]
     finally:
