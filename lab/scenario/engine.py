@@ -253,12 +253,14 @@ _UNKNOWN = object()  # "no snapshot we can reuse"
 
 class Engine:
     def __init__(self, make_context: ContextFactory, options: RunOptions = RunOptions(),
-                 observer: Observer | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 observer: Observer | None = None, clock: Callable[[], float] = time.monotonic,
+                 stopping: threading.Event | None = None) -> None:
         self.make_context = make_context
         self.options = options
         self.observer: Observer = observer or SilentObserver()
         self.clock = clock
-        self._stopping = threading.Event()  # set by a parallel run's Ctrl-C or fail-fast: stop after the step
+        # shared by the engines of a parallel run: its Ctrl-C or fail-fast stops each after its step
+        self._stopping = stopping or threading.Event()
         self._last_snapshot: object = _UNKNOWN  # the previous step's `after`, reused as the next `before`
 
     # ---- a run -------------------------------------------------------------------------------
@@ -296,8 +298,7 @@ class Engine:
             if stopping.is_set():
                 return self._skipped_scenario(scenario, "an earlier scenario stopped the run")
             recording = recordings[scenario.id] = _Recording()
-            engine = Engine(self.make_context, self.options, recording, self.clock)
-            engine._stopping = stopping
+            engine = Engine(self.make_context, self.options, recording, self.clock, stopping)
             own = RunResult(image_set="", started_at=run.started_at)
             result, stop_all = engine._run_scenario(scenario, own)
             with shown:
