@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.chart.chartlib import Helm
+from tests.integration.chart.chartlib import Helm, wait_for
 from tests.integration.chart.scriptrun import SHELL, ProcessListSampler, start_script
 from tests.integration.chart.test_password_sync_scripts import (
-    _can_login, _render_for, _sidecar, _wait_for,
+    _can_login, _render_for, _sidecar,
 )
 from tests.pgserver import PgServer, start_server
 
@@ -146,7 +146,7 @@ class Sidecar:
         return "".join(self.lines)
 
     def wait_for(self, text: str, timeout: float = 20) -> bool:
-        return _wait_for(lambda: text in self.output, timeout)
+        return wait_for(lambda: text in self.output, timeout)
 
     def stop(self) -> str:
         self.process.terminate()
@@ -285,9 +285,9 @@ def test_a_manual_alter_role_is_undone(helm3: Helm, pg_server: PgServer, tmp_pat
         with pg_server.admin() as conn:
             conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD 'changed-by-hand'").format(
                 psycopg.sql.Identifier(db["user"])))
-        repaired = _wait_for(lambda: _can_login(pg_server, db["user"], SPECIAL, "postgres"), 20)
+        repaired = wait_for(lambda: _can_login(pg_server, db["user"], SPECIAL, "postgres"), 20)
         logged = sidecar.wait_for("ne permet plus de se connecter")
-        _wait_for(lambda: sidecar.output.count(_synced(db)) == 2, 5)
+        wait_for(lambda: sidecar.output.count(_synced(db)) == 2, 5)
     finally:
         output = sidecar.stop()
     assert repaired and logged, output
