@@ -33,7 +33,57 @@ secretKeyRef:
   key: {{ $secret.key }}
 {{- end -}}
 
-{{/* libpq environment (PGHOST..PGPASSWORD) of a psql container. Usage: include "rhdemo.database.env" (dict "root" $ "name" ...) */}}
+{{/*
+passwordSync.mode=alternating: the consumer's pods say which login role they use in this annotation of
+their template (password-rotation switches it; their username env vars read it through the downward API).
+*/}}
+{{- define "rhdemo.database.loginAnnotation" -}}rhdemo.io/db-login{{- end -}}
+
+{{/* The Deployment whose pods use an instance: Keycloak for postgresql-keycloak, else the app. Usage: (dict "root" $ "name" ...) */}}
+{{- define "rhdemo.database.consumer" -}}
+{{- if eq .name (include "rhdemo.keycloak.databaseInstance" .root) -}}
+{{- include "rhdemo.keycloak.fullname" .root -}}
+{{- else -}}
+{{- include "rhdemo.app.fullname" .root -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The two login roles that take turns (alternating), space-separated: <user>_blue <user>_green. */}}
+{{- define "rhdemo.database.alternateLogins" -}}
+{{- $user := (index .root.Values .name).database.user -}}
+{{- printf "%s_blue %s_green" $user $user -}}
+{{- end -}}
+
+{{/*
+The role a client logs in as. alternating: the one the consumer's live Deployment uses (password-rotation
+switches it; on a first install, or with `helm template`, database.user); otherwise database.user.
+*/}}
+{{- define "rhdemo.database.login" -}}
+{{- $login := (index .root.Values .name).database.user -}}
+{{- if eq .root.Values.passwordSync.mode "alternating" -}}
+{{- $live := lookup "apps/v1" "Deployment" (include "rhdemo.namespace" .root) (include "rhdemo.database.consumer" .) | default dict -}}
+{{- $annotations := dig "spec" "template" "metadata" "annotations" dict $live -}}
+{{- $login = index $annotations (include "rhdemo.database.loginAnnotation" .root) | default $login -}}
+{{- end -}}
+{{- $login -}}
+{{- end -}}
+
+{{/*
+The value of a username env var: in the consumer's own pods (annotated) under alternating, the pod's
+annotation (downward API: the pods of one rollout all use the login their template names), else the login.
+Usage: include "rhdemo.database.userValue" (dict "root" $ "name" ... "annotated" true)
+*/}}
+{{- define "rhdemo.database.userValue" -}}
+{{- if and .annotated (eq .root.Values.passwordSync.mode "alternating") -}}
+valueFrom:
+  fieldRef:
+    fieldPath: metadata.annotations['{{ include "rhdemo.database.loginAnnotation" .root }}']
+{{- else -}}
+value: {{ include "rhdemo.database.login" . | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* libpq environment (PGHOST..PGPASSWORD) of a psql container. Usage: include "rhdemo.database.env" (dict "root" $ "name" ... ["annotated" true]) */}}
 {{- define "rhdemo.database.env" -}}
 {{- $pg := index .root.Values .name -}}
 - name: PGHOST
@@ -43,7 +93,7 @@ secretKeyRef:
 - name: PGDATABASE
   value: {{ $pg.database.name | quote }}
 - name: PGUSER
-  value: {{ $pg.database.user | quote }}
+  {{- include "rhdemo.database.userValue" . | nindent 2 }}
 - name: PGPASSWORD
   valueFrom:
     {{- include "rhdemo.database.passwordSecretKeyRef" . | nindent 4 }}
@@ -73,7 +123,7 @@ Usage: include "rhdemo.waitForDb" (dict "root" $ "name" "postgresql-rhdemo")
 - name: wait-for-db
   image: {{ include "rhdemo.image" (dict "image" $root.Values.psqlImage "root" $root) }}
   imagePullPolicy: {{ $root.Values.psqlImage.pullPolicy }}
-  {{- if eq $root.Values.passwordSync.mode "robust" }}
+  {{- if has $root.Values.passwordSync.mode (list "robust" "alternating") }}
   env:
   {{- include "rhdemo.database.env" . | nindent 2 }}
   - name: PGCONNECT_TIMEOUT

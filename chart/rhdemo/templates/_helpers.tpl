@@ -110,3 +110,6 @@ update
 {{/* The volumeClaimTemplate of a PostgreSQL StatefulSet, and the PVC it gives its only pod. Usage: include ... "postgresql-rhdemo" */}}
 {{- define "rhdemo.postgresql.dataVolumeName" -}}postgresql-data{{- end -}}
 {{- define "rhdemo.postgresql.pvcName" -}}{{ include "rhdemo.postgresql.dataVolumeName" . }}-{{ . }}-0{{- end -}}
+
+{{/* The ServiceAccount, Role and RoleBinding of an instance's password-rotation container (alternating). */}}
+{{- define "rhdemo.passwordRotation.serviceAccountName" -}}{{ . }}-password-rotation{{- end -}}

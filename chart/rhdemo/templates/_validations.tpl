@@ -23,7 +23,8 @@ schema's own errors (/passwordSync/mode). Included from NOTES.txt, which every r
 {{- /* Modes and other closed choices. */ -}}
 {{- $pullPolicies := list "Always" "IfNotPresent" "Never" -}}
 {{- $enums := list
-  (list "/passwordSync/mode" $v.passwordSync.mode (list "robust" "seed" "none"))
+  (list "/passwordSync/mode" $v.passwordSync.mode (list "robust" "alternating" "seed" "none"))
+  (list "/passwordSync/alternating/retirement" $v.passwordSync.alternating.retirement (list "when-unused" "immediately"))
   (list "/migrations/mode" $v.migrations.mode (list "app-flyway" "sql-job" "flyway-job" "init-container" "hibernate-update" "none"))
   (list "/rhdemo/jpa/ddlAuto" $v.rhdemo.jpa.ddlAuto (list "validate" "update" "create" "create-drop" "none"))
   (list "/rhdemo/service/type" $v.rhdemo.service.type (list "ClusterIP" "NodePort" "LoadBalancer")) -}}

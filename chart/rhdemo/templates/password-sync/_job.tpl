@@ -17,8 +17,9 @@ Solution 1 hook Job for one PostgreSQL instance, named like the seed: <name>-pas
   seed:   the analysis' Job as written (files/password-sync-seed.sh; hook pre-upgrade,pre-install,
           weight -5, ttl 300 s). It logs in with PGPASSWORD = the Secret's password, i.e. the NEW one:
           after a real rotation it cannot connect, prints the analysis' advice (delete the PVC), exits 1.
-  robust: the password is applied inside the database pod (password-sync container); this Job only
-          verifies over TCP that the Secret's password logs in (files/password-verify.sh), at
+  robust, alternating: the password is applied inside the database pod (password-sync container); this
+          Job only verifies over TCP that the Secret's password logs in (files/password-verify.sh; as
+          one of the login roles with alternating), at
           post-install,post-upgrade. No TTL (Helm 4 waits on the Job and treats one deleted by its TTL
           as never finished). Failed Jobs stay for inspection.
 Usage: include "rhdemo.passwordSyncJob" (dict "root" $ "name" "postgresql-rhdemo")
@@ -30,7 +31,7 @@ Usage: include "rhdemo.passwordSyncJob" (dict "root" $ "name" "postgresql-rhdemo
 {{- $ns := include "rhdemo.namespace" $root -}}
 {{- $mode := $root.Values.passwordSync.mode -}}
 {{- $labels := dict "root" $root "app" $name "component" "password-sync" -}}
-{{- if and (include "rhdemo.postgresql.enabled" .) (or (eq $mode "seed") (eq $mode "robust")) }}
+{{- if and (include "rhdemo.postgresql.enabled" .) (has $mode (list "seed" "robust" "alternating")) }}
 apiVersion: batch/v1
 kind: Job
 metadata:
@@ -100,6 +101,11 @@ spec:
           value: {{ $ns | quote }}
         - name: VERIFY_TIMEOUT_SECONDS
           value: {{ $root.Values.passwordSync.verifyTimeoutSeconds | quote }}
+        {{- if eq $mode "alternating" }}
+        # the Secret's password logs in as one of them: the one the app uses, or the one it switches to
+        - name: VERIFY_LOGINS
+          value: {{ printf "%s %s" $pg.database.user (include "rhdemo.database.alternateLogins" .) | quote }}
+        {{- end }}
         command:
         - /bin/sh
         - -c

@@ -63,6 +63,8 @@ spec:
 {{- $name := .name -}}
 {{- $pg := index $root.Values $name -}}
 {{- $robust := eq $root.Values.passwordSync.mode "robust" -}}
+{{- $alternating := eq $root.Values.passwordSync.mode "alternating" -}}
+{{- $db := dict "root" $root "name" $name -}}
 {{- $dataDir := "/var/lib/postgresql/data" -}}
 apiVersion: apps/v1
 kind: StatefulSet
@@ -91,6 +93,11 @@ spec:
     spec:
       {{- with (include "rhdemo.imagePullSecrets" $root) }}
       {{- . | nindent 6 }}
+      {{- end }}
+      {{- if $alternating }}
+      # password-rotation's identity; its token is mounted in that container only (volume api-access)
+      serviceAccountName: {{ include "rhdemo.passwordRotation.serviceAccountName" $name }}
+      automountServiceAccountToken: false
       {{- end }}
       securityContext:
         {{- toYaml $pg.podSecurityContext | nindent 8 }}
@@ -142,9 +149,9 @@ spec:
           mountPath: /docker-entrypoint-initdb.d
         - name: run
           mountPath: /var/run/postgresql
-      {{- if $robust }}
-      # Solution 1 (robust): applies the Secret's password to the role through the local socket
-      # (trust, as in the official image), so no old password is needed. On every start it also
+      {{- if or $robust $alternating }}
+      # Solution 1 (robust, alternating): applies the Secret's password to a role through the local
+      # socket (trust, as in the official image), so no old password is needed. On every start it also
       # makes the roles match the chart (init scripts run only on an empty PGDATA).
       - name: password-sync
         image: {{ include "rhdemo.image" (dict "image" $pg.image "root" $root) }}
@@ -166,6 +173,18 @@ spec:
           value: {{ $root.Values.passwordSync.checkIntervalSeconds | quote }}
         - name: REVERIFY_INTERVAL_SECONDS
           value: {{ $root.Values.passwordSync.reverifyIntervalSeconds | quote }}
+        {{- if $alternating }}
+        - name: SYNC_STRATEGY
+          value: alternating
+        - name: LOGIN_BLUE
+          value: {{ include "rhdemo.database.alternateLogins" $db | splitList " " | first | quote }}
+        - name: LOGIN_GREEN
+          value: {{ include "rhdemo.database.alternateLogins" $db | splitList " " | last | quote }}
+        - name: RETIREMENT
+          value: {{ $root.Values.passwordSync.alternating.retirement | quote }}
+        - name: ROTATION_DIR
+          value: /run/rotation
+        {{- end }}
         # The login check goes to the pod's IP, as the app's connections: a PGDATA initialised
         # without initdbArgs trusts 127.0.0.1 (initdb's default), which would prove nothing.
         - name: VERIFY_HOST
@@ -187,6 +206,48 @@ spec:
         - name: password
           mountPath: /run/secrets/database
           readOnly: true
+        {{- if $alternating }}
+        - name: rotation
+          mountPath: /run/rotation
+        {{- end }}
+      {{- end }}
+      {{- if $alternating }}
+      # The API side of the alternating rotation (files/password-rotation.py, app image: python3): tells
+      # password-sync which logins the consumer's pods use and switches the consumer's Deployment to the
+      # login password-sync prepared. No database access, no Secret mounted: only the shared files.
+      - name: password-rotation
+        image: {{ include "rhdemo.image" (dict "image" $root.Values.rhdemo.image "root" $root) }}
+        imagePullPolicy: {{ $root.Values.rhdemo.image.pullPolicy }}
+        env:
+        - name: TARGET_DEPLOYMENT
+          value: {{ include "rhdemo.database.consumer" $db | quote }}
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+        - name: LOGIN_ANNOTATION
+          value: {{ include "rhdemo.database.loginAnnotation" $root | quote }}
+        - name: DEFAULT_LOGIN
+          value: {{ $pg.database.user | quote }}
+        - name: ROTATION_DIR
+          value: /run/rotation
+        - name: CHECK_INTERVAL_SECONDS
+          value: {{ $root.Values.passwordSync.checkIntervalSeconds | quote }}
+        command:
+        - python3
+        - -c
+        - |
+          {{- $root.Files.Get "files/password-rotation.py" | nindent 10 }}
+        securityContext:
+          {{- toYaml $pg.containerSecurityContext | nindent 10 }}
+        resources:
+          {{- toYaml $root.Values.passwordSync.alternating.resources | nindent 10 }}
+        volumeMounts:
+        - name: rotation
+          mountPath: /run/rotation
+        - name: api-access
+          mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+          readOnly: true
       {{- end }}
       volumes:
       - name: init-scripts
@@ -194,7 +255,7 @@ spec:
           name: {{ include "rhdemo.postgresql.initConfigMapName" $name }}
       - name: run
         emptyDir: {}
-      {{- if $robust }}
+      {{- if or $robust $alternating }}
       - name: password
         secret:
           secretName: {{ $pg.database.passwordSecret.name }}
@@ -202,6 +263,29 @@ spec:
           items:
           - key: {{ $pg.database.passwordSecret.key }}
             path: password
+      {{- end }}
+      {{- if $alternating }}
+      - name: rotation
+        emptyDir:
+          medium: Memory
+          sizeLimit: 1Mi
+      # what automountServiceAccountToken would mount, for the password-rotation container only
+      - name: api-access
+        projected:
+          sources:
+          - serviceAccountToken:
+              path: token
+              expirationSeconds: 3607
+          - configMap:
+              name: kube-root-ca.crt
+              items:
+              - key: ca.crt
+                path: ca.crt
+          - downwardAPI:
+              items:
+              - path: namespace
+                fieldRef:
+                  fieldPath: metadata.namespace
       {{- end }}
   volumeClaimTemplates:
   - metadata:
