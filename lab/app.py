@@ -1,5 +1,6 @@
 """The rhdemo app as the lab reaches it: HTTP through a `kubectl port-forward` of its Service, one
-request at a time, or a steady stream of requests while something else happens (the seed's "the app
+request at a time, or a steady stream of requests through the API server's service proxy while something
+else happens (the seed's "the app
 answers throughout" made measurable: `AvailabilityProbe`, figures in `lab.availability`)."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from lab.availability import (
     summarise,
 )
 from lab.errors import LabError
-from lab.kube import Kubectl
+from lab.kube import Kubectl, ServiceProxy
 from lab.timeouts import DEFAULTS
 
 API_PORT = 8080
@@ -61,7 +62,7 @@ class AppClient:
         return AvailabilityProbe(self.kubectl, self.target, rate=rate, paths=paths, request_timeout=request_timeout)
 
 
-# The port-forward is on this machine: never through an HTTP proxy the environment may name.
+# kubectl's port-forward and proxy are on this machine: never through an HTTP proxy the environment may name.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -81,55 +82,50 @@ def classify(error: BaseException) -> str:
 
 class AvailabilityProbe:
     """`with app.probe() as probe:` requests each path `rate` times a second (GET, `request_timeout`
-    each, a small thread pool so that a hanging request does not slow the others) through ONE
-    port-forward of the Service until the block ends; then `probe.figures()`.
+    each, a small thread pool so that a hanging request does not slow the others) through the API
+    server's service proxy (ONE `kubectl proxy`) until the block ends; then `probe.figures()`.
 
-    The window opens once the first port-forward is up (or has failed: no pod to forward to), so that
-    kubectl's start-up is not counted as an outage. A port-forward pins one pod and ends when that pod
-    goes away (or, with a kubectl that outlives its pod, once `STALE_AFTER` requests in a row found
-    nobody behind it): it is reopened after a second (backing off to 5 s while that fails), and each
-    request meanwhile counts as `unreachable`."""
+    Every request goes to one of the Service's ready endpoints, picked anew each time, as the Service's
+    clients see it: a rolling update that keeps a ready pod at every moment costs no request (a
+    port-forward would pin one pod and end with it). No endpoint answers `HTTP 503`.
 
-    REOPEN_AFTER = 1.0  # seconds before opening the port-forward again...
+    The window opens once the first `kubectl proxy` is up (or has failed), so that kubectl's start-up is
+    not counted as an outage. A proxy that exits is started again after a second (backing off to 5 s
+    while that fails); each request meanwhile counts as `unreachable`."""
+
+    REOPEN_AFTER = 1.0  # seconds before starting kubectl proxy again...
     REOPEN_MAX = 5.0    # ...doubling up to this while it keeps failing
-    POD_RUNNING_TIMEOUT = 5.0
-    # Requests in a row that found no listener behind a live port-forward: kubectl may outlive the pod
-    # it pinned (older versions never exit), so it is replaced, and the Service picks a running pod.
-    STALE_AFTER = 10
 
     def __init__(self, kubectl: Kubectl, target: str, *, rate: float = RATE, paths: Sequence[str] = PROBED_PATHS,
                  request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.kubectl = kubectl
-        self.target = target
+        self.service = target.removeprefix("service/")
         self.rate = rate
         self.paths = tuple(paths)
         self.request_timeout = request_timeout
-        self._remote_ports = sorted({_port_of(path) for path in self.paths})
-        self._ports: dict[int, int] | None = None
+        self._proxy: ServiceProxy | None = None
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()       # no more requests
-        self._closed = threading.Event()     # every request answered: the port-forward may go
+        self._closed = threading.Event()     # every request answered: the proxy may go
         self._first_attempt = threading.Event()
         self._opened = 0
-        self._no_answer_streak = 0   # requests in a row with no listener behind the port-forward
-        self._answered = False       # an HTTP answer came through the current port-forward
         self._started = 0.0
         self._window = 0.0
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> AvailabilityProbe:
-        forwarder = threading.Thread(target=self._forward, name="probe-forward", daemon=True)
-        forwarder.start()
-        self._first_attempt.wait(DEFAULTS.port_forward + self.POD_RUNNING_TIMEOUT + 5)
+        proxier = threading.Thread(target=self._keep_proxy, name="probe-proxy", daemon=True)
+        proxier.start()
+        self._first_attempt.wait(DEFAULTS.port_forward + 5)
         # Enough workers for every request of `request_timeout` seconds to be in flight at once.
         self._pool = ThreadPoolExecutor(max_workers=max(4, math.ceil(self.rate * len(self.paths) * self.request_timeout) + 2),
                                         thread_name_prefix="probe")
         self._started = time.monotonic()
         ticker = threading.Thread(target=self._tick, name="probe-tick", daemon=True)
         ticker.start()
-        self._threads = [forwarder, ticker]
+        self._threads = [proxier, ticker]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -147,27 +143,22 @@ class AvailabilityProbe:
         return summarise(samples, self._window, paths=self.paths, rate=self.rate, reconnects=max(0, self._opened - 1))
 
     # ---- threads ---------------------------------------------------------------------------------
-    def _forward(self) -> None:
+    def _keep_proxy(self) -> None:
         pause = self.REOPEN_AFTER
         while not self._closed.is_set():
             try:
-                with self.kubectl.port_forwards(self.target, self._remote_ports,
-                                                pod_running_timeout=self.POD_RUNNING_TIMEOUT) as forward:
+                with self.kubectl.service_proxy() as proxy:
                     self._opened += 1
-                    self._no_answer_streak, self._answered = 0, False
-                    self._ports = forward.ports
+                    self._proxy = proxy
                     self._first_attempt.set()
-                    while (forward.alive and self._no_answer_streak < self.STALE_AFTER
-                           and not self._closed.wait(0.2)):
+                    pause = self.REOPEN_AFTER
+                    while proxy.alive and not self._closed.wait(0.2):
                         pass
-                # a port-forward that carried answers is reopened soon; one that never did, later
-                pause = self.REOPEN_AFTER if self._answered else min(self.REOPEN_MAX, pause * 2)
             except (LabError, OSError):
-                # nothing to forward to (yet): requests count as unreachable meanwhile; each kubectl
-                # costs CPU, so try less often while it goes on
+                # kubectl cannot start (the API server is away): requests count as unreachable meanwhile
                 pause = min(self.REOPEN_MAX, pause * 2)
             finally:
-                self._ports = None
+                self._proxy = None
                 self._first_attempt.set()
             self._closed.wait(pause)
 
@@ -185,14 +176,13 @@ class AvailabilityProbe:
             self._stop.wait(max(0.0, next_at - (time.monotonic() - self._started)))
 
     def _request(self, path: str, at: float) -> None:
-        ports = self._ports
+        proxy = self._proxy
         began = time.monotonic()
-        if ports is None:
+        if proxy is None:
             outcome = UNREACHABLE
         else:
-            url = f"http://127.0.0.1:{ports[_port_of(path)]}{path}"
             try:
-                with _DIRECT.open(url, timeout=self.request_timeout) as response:
+                with _DIRECT.open(proxy.url(self.service, _port_of(path), path), timeout=self.request_timeout) as response:
                     response.read()
                     outcome = http_status_kind(response.status)
             except urllib.error.HTTPError as error:
@@ -201,7 +191,3 @@ class AvailabilityProbe:
                 outcome = classify(error)
         with self._lock:
             self._samples.append(Sample(path, at, time.monotonic() - began, outcome))
-            if outcome in (CLOSED, REFUSED):
-                self._no_answer_streak += 1
-            elif outcome not in (TIMEOUT, UNREACHABLE):
-                self._no_answer_streak, self._answered = 0, True

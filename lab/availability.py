@@ -6,7 +6,7 @@ console and reports render. Nothing here talks to a cluster.
 
 Failure kinds: `HTTP <status>` (an answer other than 2xx), `refused` (the connection was refused),
 `closed` (the connection was closed or reset before an answer), `timeout` (no answer within the
-request timeout), `unreachable` (no port-forward to the app: no pod to forward to)."""
+request timeout), `unreachable` (no `kubectl proxy` to reach the Service through: kubectl could not start)."""
 
 from __future__ import annotations
 

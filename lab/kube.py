@@ -565,6 +565,34 @@ class Kubectl:
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    @contextmanager
+    def service_proxy(self, timeout: float = DEFAULTS.port_forward) -> Iterator[ServiceProxy]:
+        """One `kubectl proxy` on a free local port, yielded once it serves. Through it the API server's
+        service proxy picks one of a Service's ready endpoints on every request (as kube-proxy does for
+        the Service's clients): a rolling update is seen as they see it, where a port-forward stays
+        pinned to one pod and ends with it."""
+        port = free_local_port()
+        process = self.runner.start(self.argv("proxy", f"--port={port}", "--address=127.0.0.1", namespaced=False))
+        try:
+            deadline = time.monotonic() + timeout
+            assert process.stdout is not None
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                if "Starting to serve on" in (line or ""):
+                    break
+                if process.poll() is not None:
+                    error = process.stderr.read() if process.stderr else ""
+                    raise LabError(f"kubectl proxy failed: {error.strip()}")
+            else:
+                raise LabError(f"kubectl proxy did not start within {timeout:.0f}s")
+            yield ServiceProxy(f"http://127.0.0.1:{port}", self.namespace, process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
 
 class PortForward:
     """A running `kubectl port-forward`: remote port -> local port; `alive` until kubectl exits
@@ -582,6 +610,26 @@ class PortForward:
         for line in stream:
             if keep and line.strip():
                 self.errors = [*self.errors[-4:], line.strip()]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+class ServiceProxy:
+    """A running `kubectl proxy`: URLs of a Service's ports through the API server's service proxy;
+    `alive` until kubectl exits. Its output (a line at start) is drained in the background."""
+
+    def __init__(self, base: str, namespace: str, process: subprocess.Popen[str]) -> None:
+        self.base = base
+        self.namespace = namespace
+        self.process = process
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                threading.Thread(target=lambda s=stream: [None for _ in s], daemon=True).start()
+
+    def url(self, service: str, port: int, path: str) -> str:
+        return f"{self.base}/api/v1/namespaces/{self.namespace}/services/{service}:{port}/proxy{path}"
 
     @property
     def alive(self) -> bool:

@@ -217,26 +217,31 @@ class App(BaseHTTPRequestHandler):
         pass
 
 
-class Forward:
-    def __init__(self, ports: dict[int, int]) -> None:
-        self.ports = ports
+class Proxy:
+    """What `Kubectl.service_proxy` yields, straight to the test's server (the service-proxy prefix is the
+    API server's business)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.alive = True
+
+    def url(self, service: str, port: int, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
 
 
 class FakeKubectl:
-    """`port_forwards` of a live local server (both remote ports to it), or no pod at all."""
+    """`service_proxy` to a live local server, or no API server at all."""
 
     def __init__(self, port: int | None) -> None:
         self.port = port
-        self.opened: list[Sequence[int]] = []
+        self.opened = 0
 
     @contextmanager
-    def port_forwards(self, target: str, remote_ports: Sequence[int], timeout: float = 30,
-                      pod_running_timeout: float | None = None) -> Iterator[Forward]:
-        self.opened.append(remote_ports)
+    def service_proxy(self, timeout: float = 30) -> Iterator[Proxy]:
+        self.opened += 1
         if self.port is None:
-            raise LabError(f"port-forward to {target} failed: error: no running pod")
-        yield Forward({remote: self.port for remote in remote_ports})
+            raise LabError("kubectl proxy failed: error: couldn't get current server API group list")
+        yield Proxy(self.port)
 
 
 @pytest.fixture()
@@ -253,12 +258,12 @@ def probe(kubectl: FakeKubectl) -> AvailabilityProbe:
     return AvailabilityProbe(kubectl, "service/rhdemo-app", rate=10, request_timeout=0.5)  # type: ignore[arg-type]
 
 
-def test_the_probe_requests_both_paths_steadily_through_one_port_forward(app_server: int) -> None:
+def test_the_probe_requests_both_paths_steadily_through_one_proxy(app_server: int) -> None:
     kubectl = FakeKubectl(app_server)
     with probe(kubectl) as running:
         time.sleep(1.0)
     figures = running.figures()
-    assert kubectl.opened == [[8080, 9000]]   # one port-forward, both ports
+    assert kubectl.opened == 1
     assert figures.failed == 0 and figures.reconnects == 0
     for part in figures.paths:
         assert 6 <= part.requests <= 14, part  # 10 a second each (a loaded machine may lag a little)
@@ -283,7 +288,7 @@ def test_the_probe_sees_http_errors_timeouts_and_closed_connections(app_server: 
     assert db.longest_gap_s >= 1.0 and db.first_failure_s is not None and 0.3 <= db.first_failure_s <= 1.0
 
 
-def test_no_pod_to_forward_to_counts_every_request_as_unreachable() -> None:
+def test_no_proxy_counts_every_request_as_unreachable() -> None:
     kubectl = FakeKubectl(None)
     started = time.monotonic()
     with probe(kubectl) as running:
@@ -294,22 +299,21 @@ def test_no_pod_to_forward_to_counts_every_request_as_unreachable() -> None:
     assert figures.longest_gap_s == figures.window_s
 
 
-def test_a_lost_port_forward_is_reopened_and_counted(app_server: int) -> None:
+def test_a_lost_proxy_is_started_again_and_counted(app_server: int) -> None:
     class Dying(FakeKubectl):
         @contextmanager
-        def port_forwards(self, target: str, remote_ports: Sequence[int], timeout: float = 30,
-                          pod_running_timeout: float | None = None) -> Iterator[Forward]:
-            with super().port_forwards(target, remote_ports) as forward:
-                if len(self.opened) == 1:
-                    threading.Timer(0.3, lambda: setattr(forward, "alive", False)).start()
-                yield forward
+        def service_proxy(self, timeout: float = 30) -> Iterator[Proxy]:
+            with super().service_proxy(timeout) as proxy:
+                if self.opened == 1:
+                    threading.Timer(0.3, lambda: setattr(proxy, "alive", False)).start()
+                yield proxy
 
     kubectl = Dying(app_server)
     with probe(kubectl) as running:
         time.sleep(2.0)
     figures = running.figures()
-    assert figures.reconnects == 1 and len(kubectl.opened) == 2
-    assert figures.failures.get("unreachable", 0) >= 2  # while the new port-forward was being opened
+    assert figures.reconnects == 1 and kubectl.opened == 2
+    assert figures.failures.get("unreachable", 0) >= 2  # while the new proxy was being started
 
 
 def test_one_kubectl_port_forwards_several_ports_and_its_output_is_drained(tmp_path: Path,
@@ -359,68 +363,61 @@ def test_the_scenarios_judge_availability_where_the_seed_speaks_of_it() -> None:
 
 
 FAKE_KUBECTL = '''#!{python}
-"""kubectl port-forward, faked at the process boundary: forwards each LOCAL:REMOTE to the test's
-server, says so like kubectl, and exits (as kubectl does when its pod goes away) once {kill} appears;
-the first one, once {stale} appears, outlives its pod instead: it closes every connection."""
-import os, socket, sys, threading, time
+"""kubectl proxy, faked at the process boundary: serves --port, relays every
+/api/v1/namespaces/<ns>/services/<name>:<port>/proxy<path> to the test's server, says so like kubectl,
+and exits once {kill} appears."""
+import os, re, sys, threading, time, urllib.request, urllib.error
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 args = sys.argv[1:]
 with open("{calls}", "a") as calls:
     calls.write(" ".join(args) + "\\n")
-instance = len(open("{calls}").read().splitlines())
-pairs = [a.split(":") for a in args if a.count(":") == 1 and a.split(":")[0].isdigit()]
-def pump(src, dst):
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
+port = int(next(a for a in args if a.startswith("--port=")).split("=")[1])
+class Relay(BaseHTTPRequestHandler):
+    def do_GET(self):
+        match = re.fullmatch(r"/api/v1/namespaces/[^/]+/services/[^/:]+:[0-9]+/proxy(/.*)", self.path)
+        if not match:
+            self.send_error(404)
+            return
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{backend}{{match[1]}}", timeout=5) as answer:
+                status, body = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        except OSError:
+            self.connection.close()
+            return
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
         pass
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-def serve(listener, remote):
-    while True:
-        client, _ = listener.accept()
-        print(f"Handling connection for {{remote}}", flush=True)
-        if instance == 1 and os.path.exists("{stale}"):
-            client.close()
-            continue
-        upstream = socket.create_connection(("127.0.0.1", {backend}))
-        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-for local, remote in pairs:
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", int(local)))
-    listener.listen(64)
-    threading.Thread(target=serve, args=(listener, remote), daemon=True).start()
-    print(f"Forwarding from 127.0.0.1:{{local}} -> {{remote}}", flush=True)
+server = ThreadingHTTPServer(("127.0.0.1", port), Relay)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print(f"Starting to serve on 127.0.0.1:{{port}}", flush=True)
 while not os.path.exists("{kill}"):
     time.sleep(0.05)
 os.remove("{kill}")
-print("error: lost connection to pod", file=sys.stderr, flush=True)
 sys.exit(1)
 '''
 
 
 def _probe_through_fake_kubectl(app_server: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AvailabilityProbe:
-    """A probe whose kubectl is FAKE_KUBECTL: touching tmp_path/"kill" ends it, tmp_path/"stale" makes it
-    close every connection; each invocation is a line of tmp_path/"calls"."""
+    """A probe whose kubectl is FAKE_KUBECTL: touching tmp_path/"kill" ends it; each invocation is a line
+    of tmp_path/"calls"."""
     script = tmp_path / "kubectl"
-    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=tmp_path / "kill", stale=tmp_path / "stale",
+    script.write_text(FAKE_KUBECTL.format(python=sys.executable, kill=tmp_path / "kill",
                                           calls=tmp_path / "calls", backend=app_server))
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     return AvailabilityProbe(Kubectl(Runner(), "kind-x", "rhdemo-x"), "service/rhdemo-app", rate=10, request_timeout=0.5)
 
 
-def test_the_probe_through_a_kubectl_process_that_loses_its_pod(app_server: int, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The probe and `Kubectl.port_forwards` together, kubectl faked at the process boundary: one
-    process forwards both ports; when it exits (its pod gone) the probe counts `unreachable`
-    requests, opens a new one, and the app answers again."""
+def test_the_probe_through_a_kubectl_proxy_process_that_exits(app_server: int, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe and `Kubectl.service_proxy` together, kubectl faked at the process boundary: requests go
+    to the Service's proxy path of the right namespace, service and port; when kubectl exits the probe
+    counts `unreachable` requests, starts a new one, and the app answers again."""
     kill, calls = tmp_path / "kill", tmp_path / "calls"
     probe = _probe_through_fake_kubectl(app_server, tmp_path, monkeypatch)
     with probe:
@@ -429,25 +426,9 @@ def test_the_probe_through_a_kubectl_process_that_loses_its_pod(app_server: int,
         time.sleep(2.5)
     figures = probe.figures()
     invocations = calls.read_text().splitlines()
-    assert len(invocations) == 2 and all("port-forward service/rhdemo-app" in line for line in invocations)
+    assert len(invocations) == 2 and all(line.startswith("--context kind-x proxy --port=") for line in invocations)
     assert figures.reconnects == 1
     assert set(figures.failures) <= {"unreachable", "closed", "refused"} and figures.failed >= 2
     for part in figures.paths:
-        assert part.requests - part.failed >= 10  # answered before the loss and after the new port-forward
+        assert part.requests - part.failed >= 10  # answered before the exit and through the new proxy
         assert 0.5 <= (part.first_failure_s or 0) <= 1.0 and (part.last_failure_s or 0) < 2.5
-
-
-def test_a_kubectl_that_outlives_its_pod_is_replaced(app_server: int, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """Older kubectl versions keep running after their pod is gone, closing every connection: after
-    STALE_AFTER such requests in a row the probe opens a new port-forward (the Service picks a live pod)."""
-    stale, calls = tmp_path / "stale", tmp_path / "calls"
-    probe = _probe_through_fake_kubectl(app_server, tmp_path, monkeypatch)
-    with probe:
-        time.sleep(0.5)
-        stale.touch()
-        time.sleep(3.0)
-    figures = probe.figures()
-    assert len(calls.read_text().splitlines()) == 2 and figures.reconnects == 1
-    assert figures.failures.get("closed", 0) >= AvailabilityProbe.STALE_AFTER
-    assert all((part.last_failure_s or 0) < 3.0 for part in figures.paths)  # answered again at the end

@@ -9,7 +9,7 @@ while :; do
   # alternating: any of $VERIFY_LOGINS (the login the app uses, or the one it is being switched to)
   for login in ${VERIFY_LOGINS:-$PGUSER}; do
     if error="$(PGUSER="$login" psql -X -q --no-psqlrc -tA -c 'SELECT 1' 2>&1 >/dev/null)"; then
-      echo "✅ Connexion réussie en tant que ${login} avec le mot de passe du Secret ${SECRET_NAME}"
+      echo "✅ Connexion réussie avec le mot de passe du Secret ${SECRET_NAME} (rôle ${login})"
       exit 0
     fi
   done
