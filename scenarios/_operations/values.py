@@ -16,18 +16,24 @@ CHART = "chart/rhdemo"
 LOCAL_SET = "chart/rhdemo/values-image-set-local.yaml"
 
 
-class Password:
-    """A password made once per run (letters and digits, 24 characters); `str()` is its placeholder."""
+# What shells, SQL, YAML and URLs treat specially, and bytes beyond ASCII: a password may hold them all.
+SPECIAL_CHARACTERS = "' \" \\ $ ` é-密"
 
-    def __init__(self, label: str) -> None:
+
+class Password:
+    """A password made once per run (letters and digits, 24 characters; with `special`, followed by
+    SPECIAL_CHARACTERS); `str()` is its placeholder."""
+
+    def __init__(self, label: str, *, special: bool = False) -> None:
         self.label = label
+        self.special = special
         self._value: str | None = None
 
     @property
     def value(self) -> str:
         if self._value is None:
             alphabet = string.ascii_letters + string.digits
-            self._value = "".join(secrets.choice(alphabet) for _ in range(24))
+            self._value = "".join(secrets.choice(alphabet) for _ in range(24)) + (SPECIAL_CHARACTERS if self.special else "")
         return self._value
 
     @property

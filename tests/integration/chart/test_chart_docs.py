@@ -88,7 +88,7 @@ def test_every_problem_is_reported_at_once(helm: Helm) -> None:
     result = subprocess.run([str(helm.path), "template", "rhdemo", str(CHART), *set_args(values)],
                             capture_output=True, text=True)
     assert result.returncode != 0
-    for message in ('/passwordSync/mode: "robustt" is not one of robust, seed, none',
+    for message in ('/passwordSync/mode: "robustt" is not one of robust, alternating, seed, none',
                     '/migrations/mode: "flyway" is not one of',
                     "/rhdemo/service/nodePort: 8080 is not 0 (any) nor a node port from 30000 to 32767",
                     '/rhdemo/image/pullPolicy: "Sometimes" is not one of Always, IfNotPresent, Never',
