@@ -131,19 +131,32 @@ class Tls:
     key: Path
 
 
+# A CA as RFC 5280 wants it (what kubeadm, hence kind, makes), or one of the older kind some
+# distributions made (basicConstraints not critical, no keyUsage: microk8s before its fix), which
+# Python >= 3.13's default strict verification refuses.
+_CA_EXTENSIONS = {
+    "rfc5280": "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    "legacy": "basicConstraints=CA:TRUE\nsubjectKeyIdentifier=hash\n",
+}
+
+
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    """A CA and a server certificate for 127.0.0.1 signed by it, like a cluster's API server."""
-    directory = tmp_path_factory.mktemp("tls")
-    ca, ca_key = directory / "ca.crt", directory / "ca.key"
+def tls(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Tls:
+    """A CA and a server certificate for 127.0.0.1 signed by it, like a cluster's API server
+    (`request.param`: the kind of CA, rfc5280 unless a test asks for another)."""
+    kind = getattr(request, "param", "rfc5280")
+    directory = tmp_path_factory.mktemp(f"tls-{kind}")
+    ca, ca_key, ca_config = directory / "ca.crt", directory / "ca.key", directory / "ca.cnf"
     cert, key, csr = directory / "server.crt", directory / "server.key", directory / "server.csr"
     ext = directory / "server.ext"
+    ca_config.write_text("[req]\ndistinguished_name=dn\nx509_extensions=ca\nprompt=no\n[dn]\n"
+                         f"CN=fake-kubernetes-ca\n[ca]\n{_CA_EXTENSIONS[kind]}")
     ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
                    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
                    "authorityKeyIdentifier=keyid\n")
     for command in (
-        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-         "-subj", "/CN=fake-kubernetes-ca", "-keyout", str(ca_key), "-out", str(ca)],
+        ["req", "-x509", "-config", str(ca_config), "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-keyout", str(ca_key), "-out", str(ca)],
         ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
          "-subj", "/CN=kube-apiserver", "-keyout", str(key), "-out", str(csr)],
         ["x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-days", "2",
@@ -297,6 +310,18 @@ def test_logins_active_from_annotation_and_in_use_of_live_and_terminating_pods(
     assert sorted(p.name for p in rotation.rotation_dir.iterdir()) == ["logins"]
     assert len(rotation.lines("rôle actif rhdemo_b ; rôles des pods : rhdemo rhdemo_a rhdemo_b")) == 1, rotation.output
     assert fake.patches() == []
+
+
+@pytest.mark.parametrize("tls", ["legacy"], indirect=True)
+def test_cluster_ca_without_strict_rfc5280_extensions_is_trusted(
+        kube: tuple[FakeKube, int], start_rotation: Callable[..., Rotation]) -> None:
+    """Python >= 3.13 (the app image's) refuses such a CA by default; it is the cluster's own trust
+    anchor, so the script accepts it (chain and host name still verified). Meaningful when the
+    script runs with python >= 3.13 (RHDEMO_TEST_PYTHON)."""
+    fake, _ = kube
+    fake.deployment = deployment("rhdemo_a")
+    rotation = start_rotation()
+    assert wait_for(lambda: rotation.logins() is not None, 10), rotation.output
 
 
 def test_default_login_and_no_pods(kube: tuple[FakeKube, int], start_rotation: Callable[..., Rotation]) -> None:
