@@ -13,6 +13,8 @@
 # $ROTATION_DIR/ready: login=<name>, digest=<hex>), it sets that login in the pod template's
 # annotation (a merge patch of that one annotation): the app rolls out onto it, pod by pod.
 # The service account token is re-read on every request (projected tokens rotate) and never printed.
+# No dollar sign followed by a parenthesis or another dollar: Kubernetes expands those in a
+# container's command, should the script be given there.
 from __future__ import annotations
 
 import http.client
