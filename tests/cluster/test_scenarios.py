@@ -135,3 +135,41 @@ def test_a_broken_fix_is_a_deviation_and_fails_the_run(cluster: Cluster) -> None
     assert any(c.what == "action" for c in robust.failed_checks)
     assert any('password authentication failed for user "rhdemo"' in e.text for e in robust.evidence), \
         "the evidence shows why: the app still cannot log in"
+
+
+class EarlyRetirement(LiveContext):
+    """The alternating rotation broken on purpose: the previous login is retired at the switch, while the
+    app's old pods still use it (passwordSync.alternating.retirement=immediately)."""
+
+    def helm_values(self, values: Any, app_release: str = "1.0") -> dict[str, Any]:
+        merged = super().helm_values(values, app_release)
+        if merged.get("passwordSync", {}).get("mode") == "alternating":
+            merged["passwordSync"]["alternating"] = {"retirement": "immediately"}
+        return merged
+
+
+class EarlyRetirementFactory(LiveContextFactory):
+    def __call__(self, scenario: Scenario) -> LiveContext:
+        return EarlyRetirement(scenario.id, self.config, self.runner, self.prepared)
+
+
+def test_a_rotation_that_retires_the_old_login_too_early_is_a_deviation(cluster: Cluster) -> None:
+    from scenarios import rotate_password_live
+
+    original = rotate_password_live.SCENARIO
+    # install with A, write rows, the rotation through values that must fail no request
+    steps = [original.steps[0], original.steps[1], original.steps[2]]
+    assert "Rotation through values" in steps[2].title
+    scenario = Scenario(id="rotate-password-early-retirement", title=original.title,
+                        summary="the previous login retired while pods use it, on purpose", seed=original.seed,
+                        steps=steps)
+    config = load_config({"image_set": os.environ.get("RHDEMO_LAB_IMAGE_SET", "local")})
+    runner = Runner(tool_dirs=config.tool_dirs, default_timeout=config.timeouts.command)
+    result = Engine(EarlyRetirementFactory(config, runner), RunOptions(fail_fast=True)).run([scenario])
+    write_reports(result, REPORTS / "early-retirement")
+
+    assert result.exit_code == 1
+    rotation = {r.label: r for r in result.scenarios[0].records}["3"]
+    assert rotation.verdict is Verdict.DEVIATION
+    assert rotation.availability is not None and rotation.availability.failed > 0, "requests failed during the switch"
+    assert any(c.what == "availability" for c in rotation.failed_checks), [c.what for c in rotation.failed_checks]

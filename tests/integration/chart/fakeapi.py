@@ -1,6 +1,7 @@
 """A stand-in for the Kubernetes API server that answers only what `helm install --dry-run` and
-`helm template --dry-run=server` ask: version, API discovery, and reads of Secrets (the chart's
-`lookup`). It lets the tests check, without a cluster, what the chart does with a live Secret."""
+`helm template --dry-run=server` ask: version, API discovery, and reads of Secrets and Deployments (the
+chart's `lookup`). It lets the tests check, without a cluster, what the chart does with a live Secret or
+the login role a live Deployment uses (passwordSync.mode=alternating)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,14 @@ _DISCOVERY: dict[str, Any] = {
     "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
     "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
         {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
-         "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}} for g in ("apps", "batch")]},
+         "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}}
+        for g in ("apps", "batch", "rbac.authorization.k8s.io")]},
     "/api/v1": _resources("v1", {"Secret": "secrets", "ConfigMap": "configmaps", "Service": "services",
-                                 "Pod": "pods"}),
+                                 "Pod": "pods", "ServiceAccount": "serviceaccounts"}),
     "/apis/apps/v1": _resources("apps/v1", {"Deployment": "deployments", "StatefulSet": "statefulsets"}),
     "/apis/batch/v1": _resources("batch/v1", {"Job": "jobs"}),
+    "/apis/rbac.authorization.k8s.io/v1": _resources("rbac.authorization.k8s.io/v1",
+                                                     {"Role": "roles", "RoleBinding": "rolebindings"}),
 }
 
 
@@ -39,16 +43,19 @@ class FakeApiServer:
     """Usage: with FakeApiServer(secrets={("ns", "name"): {"password": "B"}}) as api: api.kubeconfig(dir)"""
 
     def __init__(self, secrets: dict[tuple[str, str], dict[str, str]] | None = None,
-                 namespaces: tuple[str, ...] = ()) -> None:
+                 namespaces: tuple[str, ...] = (),
+                 deployments: dict[tuple[str, str], dict[str, str]] | None = None) -> None:
         """`namespaces`: namespaces that exist, i.e. serve the kube-root-ca.crt ConfigMap Kubernetes
-        publishes in each (the chart reads it to know it sees a cluster)."""
+        publishes in each (the chart reads it to know it sees a cluster). `deployments`: live Deployments,
+        by (namespace, name), as their pod template's annotations."""
         self.secrets = secrets or {}
+        self.deployments = deployments or {}
         self.namespaces = namespaces
         self.requests: list[str] = []
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 fake.requests.append(path)
                 status, body = fake.answer(path)
@@ -92,6 +99,16 @@ class FakeApiServer:
                                           "annotations": {"meta.helm.sh/release-name": "rhdemo",
                                                           "meta.helm.sh/release-namespace": namespace}},
                              "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+        # /apis/apps/v1/namespaces/<ns>/deployments/<name>
+        if parts[:4] == ["apis", "apps", "v1", "namespaces"] and len(parts) == 7 and parts[5] == "deployments":
+            annotations = self.deployments.get((parts[4], parts[6]))
+            if annotations is not None:
+                return 200, {"kind": "Deployment", "apiVersion": "apps/v1",
+                             "metadata": {"name": parts[6], "namespace": parts[4],  # the release's own
+                                          "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                                          "annotations": {"meta.helm.sh/release-name": "rhdemo",
+                                                          "meta.helm.sh/release-namespace": parts[4]}},
+                             "spec": {"template": {"metadata": {"annotations": annotations}}}}
         return 404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
                      "code": 404, "message": f"{path} not found"}
 

@@ -23,9 +23,9 @@ NS = "rhdemo-stagingkub"
 
 
 def _run_against(helm: Helm, tmp_path: Path, live: dict[tuple[str, str], dict[str, str]],
-                 values: dict[str, Any] | None = None,
-                 namespaces: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    with FakeApiServer(live, namespaces=namespaces) as api:
+                 values: dict[str, Any] | None = None, namespaces: tuple[str, ...] = (),
+                 deployments: dict[tuple[str, str], dict[str, str]] | None = None) -> subprocess.CompletedProcess[str]:
+    with FakeApiServer(live, namespaces=namespaces, deployments=deployments) as api:
         return subprocess.run(
             [str(helm.path), "template", "rhdemo", str(CHART), "--namespace", NS, "--dry-run=server",
              "--disable-openapi-validation", "--kubeconfig", str(api.kubeconfig(tmp_path)), *set_args(values or {})],
@@ -33,8 +33,9 @@ def _run_against(helm: Helm, tmp_path: Path, live: dict[tuple[str, str], dict[st
 
 
 def _render_against(helm: Helm, tmp_path: Path, live: dict[tuple[str, str], dict[str, str]],
-                    values: dict[str, Any] | None = None, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    result = _run_against(helm, tmp_path, live, values, namespaces)
+                    values: dict[str, Any] | None = None, namespaces: tuple[str, ...] = (),
+                    deployments: dict[tuple[str, str], dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    result = _run_against(helm, tmp_path, live, values, namespaces, deployments)
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 
@@ -145,3 +146,58 @@ def test_a_missing_or_empty_external_secret_fails_the_render(
                              capture_output=True, text=True)
     assert offline.returncode == 0, offline.stderr
     assert "checksum/secret: not-looked-up" in offline.stdout
+
+
+def _env(docs: list[dict[str, Any]], kind: str, name: str, container: str, variable: str) -> dict[str, Any]:
+    spec = find(docs, kind, name)["spec"]["template"]["spec"]
+    found = next(c for c in [*spec.get("initContainers", []), *spec["containers"]] if c["name"] == container)
+    return next(e for e in found["env"] if e["name"] == variable)
+
+
+def test_alternating_keeps_the_login_the_live_deployments_use(helm: Helm, tmp_path: Path) -> None:
+    """`helm upgrade` after password-rotation switched the app to rhdemo_green and Keycloak to keycloak_blue:
+    the chart renders those logins (Helm 3's three-way merge has nothing to revert, Helm 4's server-side apply
+    the same value), its Jobs log in as them, and the pods read theirs from their own annotation."""
+    values = {"passwordSync.mode": "alternating", "keycloak.enabled": True, "migrations.mode": "flyway-job"}
+    live = {(NS, "rhdemo-db-secret"): {"password": "B"}, (NS, "keycloak-db-secret"): {"password": "KB"}}
+    switched = {(NS, "rhdemo-app"): {"rhdemo.io/db-login": "rhdemo_green"},
+                (NS, "keycloak"): {"rhdemo.io/db-login": "keycloak_blue"}}
+    docs = _render_against(helm, tmp_path, live, values, deployments=switched)
+    assert _pod_annotation(docs, "Deployment", "rhdemo-app", "rhdemo.io/db-login") == "rhdemo_green"
+    assert _pod_annotation(docs, "Deployment", "keycloak", "rhdemo.io/db-login") == "keycloak_blue"
+    from_annotation = {"valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['rhdemo.io/db-login']"}}}
+    assert _env(docs, "Deployment", "rhdemo-app", "rhdemo-app", "SPRING_DATASOURCE_USERNAME") == \
+        {"name": "SPRING_DATASOURCE_USERNAME", **from_annotation}
+    assert _env(docs, "Deployment", "rhdemo-app", "wait-for-db", "PGUSER") == {"name": "PGUSER", **from_annotation}
+    assert _env(docs, "Deployment", "keycloak", "keycloak", "KC_DB_USERNAME") == {"name": "KC_DB_USERNAME", **from_annotation}
+    flyway = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"].startswith("flyway-migration"))
+    assert {"name": "FLYWAY_USER", "value": "rhdemo_green"} in flyway["spec"]["template"]["spec"]["containers"][0]["env"]
+    # a rotation never restarts the database pods, nor rolls the app by itself (password-rotation does)
+    for kind, name in (("StatefulSet", "postgresql-rhdemo"), ("StatefulSet", "postgresql-keycloak"),
+                       ("Deployment", "rhdemo-app"), ("Deployment", "keycloak")):
+        annotations = find(docs, kind, name)["spec"]["template"]["metadata"]["annotations"]
+        assert not {"checksum/password", "checksum/secret", "checksum/db-secret"} & set(annotations), (name, annotations)
+
+    first = _render_against(helm, tmp_path, live, values)  # no live Deployment: a first install
+    assert _pod_annotation(first, "Deployment", "rhdemo-app", "rhdemo.io/db-login") == "rhdemo"
+    assert _pod_annotation(first, "Deployment", "keycloak", "rhdemo.io/db-login") == "keycloak"
+
+
+def test_alternating_grants_the_rotation_container_one_deployment_and_its_token_only(helm: Helm, tmp_path: Path) -> None:
+    docs = _render_against(helm, tmp_path, {(NS, "rhdemo-db-secret"): {"password": "B"}},
+                           {"passwordSync.mode": "alternating"})
+    role = find(docs, "Role", "postgresql-rhdemo-password-rotation")
+    assert role["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["rhdemo-app"], "verbs": ["get", "patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    binding = find(docs, "RoleBinding", "postgresql-rhdemo-password-rotation")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "postgresql-rhdemo-password-rotation",
+                                    "namespace": NS}]
+    pod = find(docs, "StatefulSet", "postgresql-rhdemo")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "postgresql-rhdemo-password-rotation"
+    assert pod["automountServiceAccountToken"] is False
+    holders = {c["name"] for c in pod["containers"]
+               if any(m["name"] == "api-access" for m in c.get("volumeMounts", []))}
+    assert holders == {"password-rotation"}
+    rotation = next(c for c in pod["containers"] if c["name"] == "password-rotation")
+    assert not any(m["name"] in ("password", "run") for m in rotation["volumeMounts"]), "no Secret, no socket"
