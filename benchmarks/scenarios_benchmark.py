@@ -5,6 +5,9 @@ Usage:
     python benchmarks/scenarios_benchmark.py SERIAL.json PARALLEL.json     # side by side
     python benchmarks/scenarios_benchmark.py --run --jobs 1 --jobs 3       # runs `lab scenario --all` each way first
 
+With --run it first times `lab up` twice on the configured cluster (it must exist, its images cached): the
+first converges whatever differs, the second is the no-op; then each `lab scenario --all --jobs N`.
+
 Without a path it reads `$RHDEMO_LAB_REPORTS/scenarios/all/scenarios.json` (default base `reports/`),
 the report `tests/cluster/test_scenarios.py` writes. Prints, asserts nothing; the target for all nine
 on 2 cores is 6 minutes with --jobs.
@@ -74,6 +77,11 @@ def main() -> int:
     paths: list[Path] = list(args.reports) or [default_report()]
     labels = [path.parent.name for path in paths]
     if args.run:
+        for what in ("lab up (existing cluster, images cached)", "lab up (no-op)"):
+            started = time.monotonic()
+            up = subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO_ROOT, check=False,
+                                stdout=subprocess.DEVNULL)
+            print(f"{what}: {duration_text(time.monotonic() - started)} (exit {up.returncode})")
         paths, labels = [], []
         for jobs in args.jobs or [1, 3]:
             out = args.report_dir / f"jobs-{jobs}"
