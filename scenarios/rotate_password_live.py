@@ -21,7 +21,7 @@ from scenarios._operations.checks import evidence_contains
 from scenarios._operations.compose import sequence
 from scenarios._operations.db import check_login, rotate_secret, sql
 from scenarios._operations.helm import install, upgrade, upgrade_then_wait_for
-from scenarios._operations.rotation import all_refused, wait_for_prepared, wait_for_switch
+from scenarios._operations.rotation import all_refused, no_password_in_sight, wait_for_prepared, wait_for_switch
 from scenarios._operations.values import Password
 
 A = Password("A")
@@ -99,6 +99,11 @@ SCENARIO = Scenario(
                          sql("rhdemo", "SELECT string_agg(nom, ', ' ORDER BY nom) FROM employes")),
              expect=evidence_contains("rhdemo owns employes", "Curie", "Pasteur", "Lovelace"), timeout=90,
              touches_data=False),
+        Step("No password in manifests, ConfigMaps or logs",
+             why="Ni les journaux de password-sync, password-rotation, de l'app ou de PostgreSQL, ni les annotations, "
+                 "variables d'environnement ou ConfigMaps ne contiennent l'un des mots de passe utilisés (D compris, "
+                 "avec ses caractères spéciaux).",
+             do=no_password_in_sight(A, B, C, D), expect=Succeeds(), timeout=120, touches_data=False),
         Step("Keycloak's database: enable Keycloak with password keycloak-A (alternating)",
              why="Même mécanisme pour postgresql-keycloak : keycloak possède la base, keycloak_blue et keycloak_green "
                  "alternent. Keycloak met plusieurs minutes à démarrer sur 2 cœurs : on attend sa base.",

@@ -21,6 +21,7 @@ an earlier revision, exactly like a plain `helm upgrade` (no --reuse-values).
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -166,6 +167,18 @@ class ScenarioWorkloads:
 
     def delete_jobs(self, timeout: float) -> str:
         return self.kubectl.delete_all("jobs", timeout).stdout
+
+    def readable_texts(self) -> dict[str, str]:
+        texts: dict[str, str] = {}
+        listing = self.kubectl.get_json("configmaps,pods,deployments,statefulsets,jobs") or {"items": []}
+        for item in listing.get("items", []):
+            texts[f"{item['kind']}/{item['metadata']['name']}"] = json.dumps(item, ensure_ascii=False)
+            if item["kind"] == "Pod":
+                spec = item.get("spec", {})
+                for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+                    source = f"log pod/{item['metadata']['name']}/{container['name']}"
+                    texts[source] = self.kube.pod_logs(item["metadata"]["name"], container["name"], tail_lines=100_000)
+        return texts
 
 
 class ScenarioDatabases:

@@ -84,6 +84,11 @@ class Workloads(Protocol):
 
     def delete_jobs(self, timeout: float) -> str: ...
 
+    def readable_texts(self) -> dict[str, str]:
+        """What a reader of the namespace without access to Secrets sees, by source: its ConfigMaps, the
+        manifests of its pods, Deployments, StatefulSets and Jobs (annotations, env, args), and every log of
+        every container of its pods."""
+
 
 class Databases(Protocol):
     """`database` is "rhdemo" or "keycloak"."""

@@ -126,3 +126,25 @@ def all_refused(database: str, credentials: list[tuple[str, Password]], *, name:
         f"kubectl -n {{namespace}} exec -it postgresql-{database}-0 -c postgresql -- "
         f"psql -h postgresql-{database} -U {user} -d {database} -c 'SELECT 1'   # password: {password.placeholder}"
         for user, password in credentials))
+
+
+def no_password_in_sight(*passwords: Password, name: str | None = None) -> Action:
+    """None of `passwords` appears in what a reader of the namespace without access to Secrets sees: the
+    ConfigMaps, the pods', Deployments', StatefulSets' and Jobs' manifests (annotations, env), every container's
+    log. A failure names where (never the value)."""
+
+    def run(ops: ClusterOps) -> ActionResult:
+        texts = ops.workloads.readable_texts()
+        found = [f"{password.placeholder} in {source}" for source, text in texts.items()
+                 for password in passwords if password.value in text]
+        looked = Evidence(OUTPUT, "kubectl get configmaps,pods,deployments,statefulsets,jobs -o json; kubectl logs",
+                          f"{len(texts)} sources read, {len(passwords)} passwords looked for:\n" + "\n".join(sorted(texts)))
+        if found:
+            return ActionResult.failure("a password is readable: " + "; ".join(found), looked)
+        return ActionResult.success(f"no password in {len(texts)} sources (manifests, ConfigMaps, logs)", looked)
+
+    return operation(name or "look for the passwords in manifests, ConfigMaps and logs", run, (
+        "kubectl -n {namespace} get configmaps,pods,deployments,statefulsets,jobs -o json | grep -F <password>",
+        "for p in $(kubectl -n {namespace} get pods -o name); do kubectl -n {namespace} logs $p --all-containers; done"
+        " | grep -F <password>",
+    ))

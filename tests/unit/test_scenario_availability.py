@@ -423,7 +423,7 @@ def test_the_probe_through_a_kubectl_proxy_process_that_exits(app_server: int, t
     with probe:
         time.sleep(0.6)
         kill.touch()
-        time.sleep(2.5)
+        time.sleep(4.0)  # a new kubectl (python here) may take a couple of seconds to serve on a loaded machine
     figures = probe.figures()
     invocations = calls.read_text().splitlines()
     assert len(invocations) == 2 and all(line.startswith("--context kind-x proxy --port=") for line in invocations)
@@ -431,4 +431,5 @@ def test_the_probe_through_a_kubectl_proxy_process_that_exits(app_server: int, t
     assert set(figures.failures) <= {"unreachable", "closed", "refused"} and figures.failed >= 2
     for part in figures.paths:
         assert part.requests - part.failed >= 10  # answered before the exit and through the new proxy
-        assert 0.5 <= (part.first_failure_s or 0) <= 1.0 and (part.last_failure_s or 0) < 2.5
+        assert 0.5 <= (part.first_failure_s or 0) <= 1.0
+        assert (part.last_failure_s or 0) < figures.window_s - 0.5  # answered again at the end

@@ -128,6 +128,9 @@ class FakeWorkloads:
     def restart(self, deployment: str, timeout: float) -> None:
         self.calls.append(f"restart {deployment}")
 
+    def readable_texts(self) -> dict[str, str]:
+        return {f"log pod/{pod}/app": text for pod, text in self.log_text.items()}
+
     def wait_pods_ready(self, component: str, timeout: float) -> None:
         self.calls.append(f"wait_pods_ready {component} {timeout:.0f}")
 
