@@ -7,7 +7,6 @@ line is assembled (exec, logs -f, port-forward, apply from stdin, rollout), thro
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import threading
@@ -544,26 +543,8 @@ class Kubectl:
                    if pod_running_timeout is not None else [])
         process = self.runner.start(self.argv("port-forward", target, *(f"{local}:{remote}" for remote, local in ports.items()),
                                               "--address", "127.0.0.1", *waiting))
-        try:
-            deadline = time.monotonic() + timeout
-            assert process.stdout is not None
-            announced = 0
-            while announced < len(ports) and time.monotonic() < deadline:
-                line = process.stdout.readline()
-                if re.search(r"Forwarding from", line or ""):
-                    announced += 1
-                elif process.poll() is not None:
-                    error = process.stderr.read() if process.stderr else ""
-                    raise LabError(f"port-forward to {target} failed: {error.strip()}")
-            if announced < len(ports):
-                raise LabError(f"port-forward to {target} did not start within {timeout:.0f}s")
+        with _announced(process, "Forwarding from", len(ports), timeout, f"port-forward to {target}"):
             yield PortForward(ports, process)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
     @contextmanager
     def service_proxy(self, timeout: float = DEFAULTS.port_forward) -> Iterator[ServiceProxy]:
@@ -573,25 +554,34 @@ class Kubectl:
         pinned to one pod and ends with it."""
         port = free_local_port()
         process = self.runner.start(self.argv("proxy", f"--port={port}", "--address=127.0.0.1", namespaced=False))
-        try:
-            deadline = time.monotonic() + timeout
-            assert process.stdout is not None
-            while time.monotonic() < deadline:
-                line = process.stdout.readline()
-                if "Starting to serve on" in (line or ""):
-                    break
-                if process.poll() is not None:
-                    error = process.stderr.read() if process.stderr else ""
-                    raise LabError(f"kubectl proxy failed: {error.strip()}")
-            else:
-                raise LabError(f"kubectl proxy did not start within {timeout:.0f}s")
+        with _announced(process, "Starting to serve on", 1, timeout, "kubectl proxy"):
             yield ServiceProxy(f"http://127.0.0.1:{port}", self.namespace, process)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
+
+
+@contextmanager
+def _announced(process: subprocess.Popen[str], marker: str, count: int, timeout: float, what: str) -> Iterator[None]:
+    """A background kubectl (port-forward, proxy) once it printed `marker` `count` times (one line per
+    port it serves), stopped when the block ends; a LabError when it exits or stays silent first."""
+    try:
+        deadline = time.monotonic() + timeout
+        assert process.stdout is not None
+        announced = 0
+        while announced < count and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if marker in (line or ""):
+                announced += 1
+            elif process.poll() is not None:
+                error = process.stderr.read() if process.stderr else ""
+                raise LabError(f"{what} failed: {error.strip()}")
+        if announced < count:
+            raise LabError(f"{what} did not start within {timeout:.0f}s")
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class PortForward:
