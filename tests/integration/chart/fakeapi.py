@@ -39,6 +39,16 @@ _DISCOVERY: dict[str, Any] = {
 }
 
 
+def send_json(handler: http.server.BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    """Answer a request as the API server does: a JSON object with its length."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 class FakeApiServer:
     """Usage: with FakeApiServer(secrets={("ns", "name"): {"password": "B"}}) as api: api.kubeconfig(dir)"""
 
@@ -58,13 +68,7 @@ class FakeApiServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 fake.requests.append(path)
-                status, body = fake.answer(path)
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, *fake.answer(path))
 
             def log_message(self, *args: object) -> None:
                 pass

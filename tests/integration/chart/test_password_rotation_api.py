@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.integration.chart.chartlib import CHART, wait_for
+from tests.integration.chart.fakeapi import send_json
 
 pytestmark = pytest.mark.integration
 
@@ -184,13 +185,7 @@ def kube(tls: Tls) -> Iterator[tuple[FakeKube, int]]:
             fake.record(request)
             if fake.hang is not None:
                 fake.hang.wait(10)
-            status, body = fake.answer(request)
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, *fake.answer(request))
 
         do_GET = do_PATCH = handle_one
 
