@@ -20,17 +20,20 @@ def logins(database: str) -> tuple[str, str, str]:
     return database, f"{database}_blue", f"{database}_green"
 
 
+def _names(database: str) -> str:
+    """The three roles as an SQL list."""
+    return ", ".join(f"'{name}'" for name in logins(database))
+
+
 def _roles_query(database: str) -> str:
-    names = ", ".join(f"'{name}'" for name in logins(database))
     return ("SELECT rolname, CASE WHEN rolcanlogin THEN 'LOGIN' ELSE 'NOLOGIN' END, "
             "CASE WHEN rolpassword IS NULL THEN 'no password' ELSE 'password' END, "
             "(SELECT count(*) FROM pg_stat_activity s WHERE s.usename = a.rolname) || ' session(s)' "
-            f"FROM pg_authid a WHERE rolname IN ({names}) ORDER BY rolname")
+            f"FROM pg_authid a WHERE rolname IN ({_names(database)}) ORDER BY rolname")
 
 
 def _login_roles(ops: ClusterOps, database: str) -> list[str]:
-    names = ", ".join(f"'{name}'" for name in logins(database))
-    return ops.db.sql(database, f"SELECT rolname FROM pg_roles WHERE rolcanlogin AND rolname IN ({names}) ORDER BY 1")
+    return ops.db.sql(database, f"SELECT rolname FROM pg_roles WHERE rolcanlogin AND rolname IN ({_names(database)}) ORDER BY 1")
 
 
 def _database_pod(ops: ClusterOps, database: str) -> tuple[str, int]:
@@ -84,9 +87,9 @@ def wait_for_switch(database: str, consumer: str, password: Password, *, name: s
 
 
 def wait_for_prepared(database: str, consumer: str, password: Password, *, name: str | None = None) -> Action:
-    """Wait until a login role other than the one `consumer` started on logs in with `password` and the
-    `consumer`'s Deployment has been switched to it (its rollout may still run): the part of a rotation
-    that does not wait for the consumer's new pods (Keycloak takes minutes to start on 2 cores)."""
+    """Wait until one of the alternate login roles logs in with `password` — the part of a rotation that
+    does not wait for the consumer's new pods (Keycloak takes minutes to start on 2 cores); password-rotation's
+    log, in the evidence, shows the consumer's Deployment being switched to it."""
 
     def run(ops: ClusterOps) -> ActionResult:
         budget = Budget(ops.step_timeout)
@@ -95,8 +98,8 @@ def wait_for_prepared(database: str, consumer: str, password: Password, *, name:
                 ok, _ = ops.db.can_login(database, login, password.value)
                 if ok:
                     return ActionResult.success(
-                        f"{login} logs in with {password.placeholder} after {budget.elapsed():.0f}s; "
-                        f"{consumer} is switched to it", sql_evidence(ops, _roles_query(database), database),
+                        f"{login} logs in with {password.placeholder} after {budget.elapsed():.0f}s "
+                        f"(the login {consumer} is switched to)", sql_evidence(ops, _roles_query(database), database),
                         *ops.workloads.logs(f"postgresql-{database}", "password-rotation", tail=10))
             time.sleep(POLL_INTERVAL)
         return ActionResult.timeout(f"no alternate login of {database} logs in with {password.placeholder}",
